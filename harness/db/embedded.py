@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from harness.db.base import DatabaseError, free_port, wait_until_accepting
+from harness.processes import child_setup, spawn
 
 PG_SYSTEM_USER = "loadgate_pg"
 START_TIMEOUT_S = 30.0
@@ -84,10 +85,10 @@ class EmbeddedPostgres:
             return None
         return self._proc.pid
 
-    def _run_as(self) -> dict[str, int]:
+    def _ids(self) -> tuple[int | None, int | None]:
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid}
+            return None, None
+        return self._user.pw_uid, self._user.pw_gid
 
     def initdb(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
@@ -113,7 +114,7 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
             check=False,
-            **self._run_as(),  # type: ignore[arg-type]
+            preexec_fn=child_setup(*self._ids()),
         )
         if result.returncode != 0:
             raise DatabaseError(f"initdb failed in {self.data_dir}:\n{result.stderr.strip()}")
@@ -124,8 +125,8 @@ class EmbeddedPostgres:
             return
         self.initdb()
         self._clear_stale_pidfile()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed on stop
-        if self._user is not None:
+        if self._user is not None and not self.log_path.exists():
+            self.log_path.touch()
             with contextlib.suppress(OSError):
                 os.chown(self.log_path, self._user.pw_uid, self._user.pw_gid)
         args = [
@@ -147,15 +148,8 @@ class EmbeddedPostgres:
         ]
         if not self.fsync:
             args += ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self._proc = subprocess.Popen(
-            args,
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            **self._run_as(),  # type: ignore[arg-type]
-        )
-        log.close()
+        uid, gid = self._ids()
+        self._proc = spawn(args, log_path=self.log_path, user=uid, group=gid)
         try:
             wait_until_accepting(self.url, timeout_s=START_TIMEOUT_S, alive=lambda: self.pid is not None)
         except DatabaseError as exc:
