@@ -7,6 +7,8 @@ see each other's rows. Only the embedded backend exposes the postmaster for proc
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import tempfile
 import time
 import uuid
@@ -126,16 +128,19 @@ class DockerBackend:
         return f"postgresql://postgres:loadgate@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
+        if not os.environ.get("DOCKER_HOST") and not _unix_socket_answers("/var/run/docker.sock"):
+            raise DatabaseError(self._no_engine(FileNotFoundError("/var/run/docker.sock")))
         try:
             import docker
 
             client = docker.from_env()
+        except Exception as exc:
+            raise DatabaseError(self._no_engine(exc)) from exc
+        try:
             client.ping()
         except Exception as exc:
-            raise DatabaseError(
-                f"no Docker engine answers ({exc.__class__.__name__}); use the embedded backend "
-                "(the default) or DATABASE_URL"
-            ) from exc
+            client.close()
+            raise DatabaseError(self._no_engine(exc)) from exc
         self._container = client.containers.run(
             self.image,
             detach=True,
@@ -154,6 +159,13 @@ class DockerBackend:
         self.stop()
         raise DatabaseError(f"the {self.image} container did not accept connections within 60s")
 
+    @staticmethod
+    def _no_engine(exc: Exception) -> str:
+        return (
+            f"no Docker engine answers ({exc.__class__.__name__}); use the embedded backend "
+            "(the default) or DATABASE_URL"
+        )
+
     def stop(self) -> None:
         if self._container is not None:
             with contextlib.suppress(Exception):  # already gone is fine
@@ -162,6 +174,17 @@ class DockerBackend:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "image": self.image, "url": self.admin_url}
+
+
+def _unix_socket_answers(path: str) -> bool:
+    """Probe the engine's socket ourselves: the SDK leaks its socket when nothing answers."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,219 @@
+"""`harness`: run scenarios and suites, list them, judge and compare runs, serve the stack.
+
+Exit status everywhere: 0 pass, 1 a critical check failed, 2 the harness could not run or judge,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from harness.errors import HarnessError, InvalidInput
+
+SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
+
+
+def _safeguards(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in SAFEGUARDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown safeguard {', '.join(unknown)} (known: {', '.join(SAFEGUARDS)})"
+        )
+    return names
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario or a suite, then judge it")
+    run.add_argument("name", help="scenario or suite name (see `harness list`), or a path to a .toml")
+    run.add_argument("--speedup", type=_positive, help="multiply every rate, divide every duration")
+    run.add_argument("--workers", type=int, default=0, help="local Locust worker processes (0: one process)")
+    run.add_argument(
+        "--target", help="run against a backend someone else runs (loopback URL); starts nothing"
+    )
+    run.add_argument(
+        "--fixtures", type=Path, help="with --target: that backend's seeded users (fixtures JSON)"
+    )
+    run.add_argument(
+        "--database-url", default=None, help="existing PostgreSQL (default: $DATABASE_URL or embedded)"
+    )
+    run.add_argument("--backend", choices=["embedded", "docker"], default="embedded")
+    run.add_argument(
+        "--safeguards-off", type=_safeguards, default=(), metavar="A,B", help=", ".join(SAFEGUARDS)
+    )
+    run.add_argument(
+        "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
+    )
+    run.add_argument("--expect-workers", type=int, default=0)
+    run.add_argument("--master-bind-host", default="127.0.0.1")
+    run.add_argument("--master-port", type=int, default=None)
+    run.add_argument("--no-report", action="store_true")
+    run.add_argument("--thresholds", type=Path, help="threshold file (default reports/thresholds.toml)")
+    run.add_argument(
+        "--fail-on-insufficient", action="store_true", help="too few samples fails a critical check"
+    )
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
+    worker = sub.add_parser("worker", help="a Locust worker for a `harness run --master` elsewhere")
+    worker.add_argument("--master-host", required=True)
+    worker.add_argument("--master-port", type=int, default=5557)
+    worker.add_argument("--plan", type=Path, required=True, help="the master run's plan.json")
+    worker.add_argument("--fixtures", type=Path, required=True, help="the master run's fixtures.json")
+
+    sub.add_parser("list", help="list scenarios and suites")
+
+    rep = sub.add_parser(
+        "report", help="judge a run folder: report.html, summary.json, junit.xml, summary.md"
+    )
+    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("--thresholds", type=Path)
+    rep.add_argument("--fail-on-insufficient", action="store_true")
+
+    cmp_ = sub.add_parser("compare", help="did NEW regress against BASELINE (bootstrap confidence intervals)")
+    cmp_.add_argument("baseline", type=Path)
+    cmp_.add_argument("candidate", type=Path)
+    cmp_.add_argument("--tolerance", type=float, default=10.0, help="percent worse allowed (default 10)")
+
+    serve = sub.add_parser("serve", help="embedded PostgreSQL + seeded reference service, until Ctrl-C")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", type=Path, default=Path(".pgdata"))
+    serve.add_argument("--safeguards-off", type=_safeguards, default=())
+
+    seed = sub.add_parser("seed", help="create users, wallets and agents; write the fixtures file")
+    seed.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    seed.add_argument("--out", type=Path, default=Path("fixtures.json"))
+    return p
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.orchestrate import run_named
+    from harness.runner import RunOptions
+
+    if args.master and args.expect_workers < 1:
+        raise InvalidInput("--master needs --expect-workers N (N >= 1)")
+    if args.workers < 0:
+        raise InvalidInput(f"--workers must be >= 0, got {args.workers}")
+    options = RunOptions(
+        speedup=args.speedup,
+        workers=args.workers,
+        target=args.target,
+        fixtures=args.fixtures,
+        database_url=args.database_url or (None if args.target else os.environ.get("DATABASE_URL")),
+        safeguards_off=args.safeguards_off,
+        master_bind_host=args.master_bind_host,
+        master_port=args.master_port,
+        expect_remote_workers=args.expect_workers if args.master else 0,
+    )
+    return run_named(
+        args.name,
+        options,
+        backend_kind=args.backend,
+        report=not args.no_report,
+        thresholds=args.thresholds,
+        fail_on_insufficient=args.fail_on_insufficient,
+        runs_dir=args.runs_dir,
+    )
+
+
+def _cmd_list() -> int:
+    from harness.scenario import list_scenarios, list_suites
+
+    print(f"{'scenario':<20} {'kind':<9} {'nominal':>10} {'speed-up':>9} {'runs':>7}  description")
+    for s in list_scenarios():
+        plan = s.resolve(None).to_json()
+        nominal = plan["duration_s"] * plan["speedup"]
+        print(
+            f"{s.name:<20} {plan['kind']:<9} {nominal / 60:>8.1f}m {plan['speedup']:>8g}x "
+            f"{plan['duration_s']:>6.0f}s  {s.description}"
+        )
+    suites = list_suites()
+    if suites:
+        print(f"\n{'suite':<20} scenarios")
+        for suite in suites:
+            print(f"{suite.name:<20} {', '.join(m.name for m in suite.scenarios)}")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from harness.locust_runner import LOCUSTFILE, locust_executable
+
+    env = {
+        **os.environ,
+        "LOADGATE_PLAN": str(args.plan.resolve()),
+        "LOADGATE_FIXTURES": str(args.fixtures.resolve()),
+    }
+    cmd = [locust_executable(), "-f", str(LOCUSTFILE), "--worker", "--master-host", args.master_host]
+    return subprocess.call([*cmd, "--master-port", str(args.master_port)], env=env)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "report":
+            from reports import generate
+
+            return generate(
+                args.run_dir, thresholds_path=args.thresholds, fail_on_insufficient=args.fail_on_insufficient
+            )
+        if args.command == "compare":
+            from reports import compare
+
+            return compare(args.baseline, args.candidate, tolerance_pct=args.tolerance)
+        if args.command == "serve":
+            from harness.serve import serve
+
+            return serve(port=args.port, data_dir=args.data_dir, safeguards_off=args.safeguards_off)
+        if args.command == "seed":
+            if not args.database_url:
+                raise InvalidInput("seed needs --database-url or DATABASE_URL")
+            from harness.stack import migrate_and_seed
+
+            migrate_and_seed(args.database_url, args.out)
+            print(f"fixtures written to {args.out}")
+            return 0
+        if args.command == "worker":
+            return _cmd_worker(args)
+    except InvalidInput as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""`harness run NAME`: a scenario or a suite, validated first, run, then judged.
+
+A suite runs its scenarios in sequence into one folder (`runs/<suite>-<ts>/NN-<scenario>/`),
+on one database server (a fresh database and a fresh service per scenario, so no scenario sees
+another's rows), and is judged as one report.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness.db.backends import Backend, make_backend
+from harness.errors import HarnessError, InvalidInput
+from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
+from harness.runner import Outcome, RunOptions, run_plan
+from harness.scenario import Scenario, load_scenario, load_suite, suite_exists
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One scenario, resolved and validated, ready to run."""
+
+    scenario: Scenario
+    plan: dict[str, Any]
+    text: str
+
+
+def _plan(scenario: Scenario, speedup: float | None) -> Planned:
+    plan = scenario.resolve(speedup).to_json()
+    if plan.get("faults"):
+        raise InvalidInput(
+            f"{scenario.path}: faults: fault injection is not available yet; remove [[faults]] to run this scenario"
+        )
+    thresholds = plan.get("thresholds") or []
+    if thresholds:
+        from reports import validate_thresholds
+
+        validate_thresholds(thresholds, str(scenario.path))
+    return Planned(scenario, plan, scenario.path.read_text())
+
+
+def plan_all(name: str, speedup: float | None) -> tuple[str, bool, list[Planned]]:
+    """Resolve `name` (a suite or a scenario) into validated plans, before anything starts."""
+    if suite_exists(name):
+        suite = load_suite(name)
+        planned = []
+        for member in suite.scenarios:
+            scenario = load_scenario(member.name)
+            planned.append(_plan(scenario, speedup if speedup is not None else member.speedup))
+        return suite.name, True, planned
+    scenario = load_scenario(name)
+    return scenario.name, False, [_plan(scenario, speedup)]
+
+
+def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:
+    from reports import generate
+
+    return generate(run_dir, thresholds_path=thresholds, fail_on_insufficient=fail_on_insufficient, out=out)
+
+
+def run_named(
+    name: str,
+    options: RunOptions,
+    *,
+    backend_kind: str = "embedded",
+    report: bool = True,
+    thresholds: Path | None = None,
+    fail_on_insufficient: bool = False,
+    runs_dir: Path = RUNS_DIR,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run a scenario or suite; return the gate's exit status (0 pass, 1 fail, 2 harness failure)."""
+    title, is_suite, planned = plan_all(name, options.speedup)
+    root = new_run_dir(title, parent=runs_dir)
+    point_latest(root, parent=runs_dir)
+    out.write(f"loadgate: {'suite' if is_suite else 'scenario'} {title} -> {root}\n")
+    backend: Backend | None = None
+    outcomes: list[Outcome] = []
+    suite_record: RunRecord | None = None
+    interrupted = False
+    try:
+        if is_suite:
+            suite_record = RunRecord(
+                root,
+                {
+                    "id": root.name,
+                    "scenario": title,
+                    "kind": "suite",
+                    "status": "running",
+                    "started_at": iso(time.time()),
+                    "scenarios": [p.scenario.name for p in planned],
+                    "children": [],
+                    "versions": versions(),
+                    "machine": machine(),
+                },
+            )
+            suite_record.save()
+        if not options.target:
+            backend = make_backend(backend_kind, database_url=options.database_url)
+            out.write(f"loadgate: starting {backend.kind} PostgreSQL\n")
+            backend.start()
+        for i, item in enumerate(planned, start=1):
+            run_dir = root
+            if is_suite:
+                run_dir = root / f"{i:02d}-{item.scenario.name}"
+                run_dir.mkdir()
+                assert suite_record is not None
+                suite_record.data["children"].append(run_dir.name)
+                suite_record.save()
+            out.write(
+                f"loadgate: [{i}/{len(planned)}] {item.scenario.name}: {item.plan['duration_s']:.0f}s "
+                f"at speed-up x{item.plan['speedup']:g}\n"
+            )
+            outcomes.append(run_plan(item.plan, item.text, run_dir, options, backend=backend, out=out))
+    except KeyboardInterrupt:
+        interrupted = True
+        out.write("\nloadgate: interrupted; everything started was stopped, evidence kept\n")
+    finally:
+        if backend is not None:
+            backend.stop()
+        if suite_record is not None:
+            statuses = {o.status for o in outcomes}
+            done = len(outcomes) == len(planned) and statuses <= {"complete"}
+            suite_record.update(
+                status="complete" if done and not interrupted else "incomplete",
+                ended_at=iso(time.time()),
+            )
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        out.write(f"loadgate: {o.run_dir.name} failed: {'; '.join(o.errors)}\n")
+    code = 2 if failed else 0
+    if report:
+        try:
+            judged = _report(root, out, thresholds=thresholds, fail_on_insufficient=fail_on_insufficient)
+        except HarnessError as exc:
+            out.write(f"loadgate: report failed: {exc}\n")
+            judged = 2
+        code = max(code, judged)
+    out.write(f"loadgate: run folder {root}\n")
+    if interrupted:
+        return 130
+    return code

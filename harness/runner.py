@@ -1,0 +1,243 @@
+"""Runs one scenario end to end and leaves its evidence in a run folder.
+
+Order of life: validate (before anything starts) -> run folder -> database + service + seed ->
+pool sampler -> Locust -> probes. Whatever happens (success, a crash of Locust or the service,
+Ctrl-C, a timeout), everything started is stopped in reverse order in `finally`, each exit is
+recorded in `run.json`, and `status` says whether the evidence is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness.db.backends import Backend
+from harness.errors import HarnessError, RunFailed
+from harness.locust_runner import LocustProcesses
+from harness.pool_sampler import PoolSampler
+from harness.probes import run_probes
+from harness.progress import Progress
+from harness.run_folder import RunRecord, iso, machine, versions
+from harness.stack import Stack, external_stack, start_service_stack
+
+# Past the plan's duration, how long Locust may take to stop before the harness stops it.
+OVERRUN_S = 45.0
+
+
+@dataclass
+class RunOptions:
+    """How to run, as opposed to what to run (the scenario)."""
+
+    speedup: float | None = None
+    workers: int = 0
+    target: str | None = None
+    fixtures: Path | None = None
+    database_url: str | None = None
+    safeguards_off: tuple[str, ...] = ()
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
+    expect_remote_workers: int = 0
+    service_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    status: str
+    errors: list[str]
+
+
+def _phases_epoch(plan: dict[str, Any], t0: float) -> list[dict[str, Any]]:
+    return [
+        {"name": p["name"], "start": t0 + p["start_s"], "end": t0 + p["start_s"] + p["duration_s"]}
+        for p in plan.get("phases", [])
+    ]
+
+
+def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) -> RunRecord:
+    phases = plan.get("phases", [])
+    nominal = phases[0].get("nominal_rates_per_hour", {}) if phases else {}
+    effective = phases[0].get("rates_per_hour", {}) if phases else {}
+    record = RunRecord(
+        run_dir,
+        {
+            "id": run_dir.name,
+            "scenario": plan["scenario"],
+            "kind": plan.get("kind"),
+            "status": "starting",
+            "started_at": iso(time.time()),
+            "ended_at": None,
+            "speedup": plan.get("speedup"),
+            "duration_s": plan.get("duration_s"),
+            "nominal_rates_per_hour": nominal,
+            "effective_rates_per_hour": effective,
+            "phase_rates": [
+                {
+                    "name": p["name"],
+                    "nominal": p.get("nominal_rates_per_hour"),
+                    "effective": p.get("rates_per_hour"),
+                }
+                for p in phases
+            ],
+            "phases": [],
+            "target": options.target,
+            "database": None,
+            "safeguards_off": list(options.safeguards_off),
+            "workers": options.workers,
+            "versions": versions(),
+            "machine": machine(),
+            "processes": [],
+            "errors": [],
+        },
+    )
+    record.save()
+    return record
+
+
+def _drive(locust: LocustProcesses, stack: Stack, progress: Progress, deadline: float) -> str | None:
+    """Wait for Locust to finish; return why the run ended early, or None if it ran to its end."""
+    while locust.running():
+        if stack.service is not None and stack.service.returncode is not None:
+            return f"the service exited with code {stack.service.returncode} during the run"
+        if time.monotonic() > deadline:
+            return "Locust did not finish within the plan's duration plus its allowance"
+        progress.tick()
+        time.sleep(1.0)
+    assert locust.master is not None
+    code = locust.master.returncode
+    if code not in (0, None):
+        return f"Locust exited with code {code} (see locust.log)"
+    return None
+
+
+def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
+    if database_url is None:
+        return
+    try:
+        result = run_probes(database_url)
+    except Exception as exc:
+        record.add_error(f"invariant probes could not run: {exc}")
+        return
+    (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def run_plan(
+    plan: dict[str, Any],
+    scenario_text: str,
+    run_dir: Path,
+    options: RunOptions,
+    *,
+    backend: Backend | None,
+    out: TextIO,
+) -> Outcome:
+    """Run a resolved plan into `run_dir`. Raises only for KeyboardInterrupt; failures are recorded."""
+    (run_dir / "scenario.toml").write_text(scenario_text)
+    (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
+    record = _initial_record(run_dir, plan, options)
+    stack: Stack | None = None
+    sampler: PoolSampler | None = None
+    locust: LocustProcesses | None = None
+    status, errors = "failed", []
+    try:
+        if options.target:
+            stack = external_stack(options.target, options.fixtures, options.database_url)
+        else:
+            assert backend is not None
+            stack = start_service_stack(
+                backend, run_dir, safeguards_off=options.safeguards_off, service_env=options.service_env
+            )
+        record.data["versions"]["postgresql"] = stack.info.get("postgresql")
+        record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
+        if stack.service is not None:
+            record.add_process({"name": "service", "pid": stack.service.pid})
+        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
+        sampler.start()
+        locust = LocustProcesses(
+            host=stack.base_url,
+            run_dir=run_dir,
+            plan_path=run_dir / "plan.json",
+            fixtures_path=stack.fixtures_path,
+            workers=options.workers,
+            master_bind_host=options.master_bind_host,
+            expect_remote_workers=options.expect_remote_workers,
+        )
+        if options.master_port:
+            locust.master_port = options.master_port
+        t0 = time.time()
+        locust.start()
+        record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
+        progress = Progress(
+            run_dir,
+            float(plan.get("duration_s") or 0),
+            [(p["name"], p["start_s"], p["duration_s"]) for p in plan.get("phases", [])],
+            out=out,
+        )
+        why = _drive(
+            locust, stack, progress, time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
+        )
+        progress.final()
+        if why:
+            errors.append(why)
+            record.add_error(why)
+        status = "incomplete" if why else "complete"
+    except KeyboardInterrupt:
+        errors.append("interrupted (Ctrl-C or SIGTERM)")
+        record.add_error(errors[-1])
+        status = "incomplete"
+        raise
+    except HarnessError as exc:
+        errors.append(str(exc))
+        record.add_error(str(exc))
+        status = "failed"
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+        record.add_error(errors[-1])
+        status = "failed"
+        raise RunFailed(errors[-1]) from exc
+    finally:
+        _shutdown(record, locust, sampler, stack, run_dir, status)
+    return Outcome(run_dir, status, errors)
+
+
+def _shutdown(
+    record: RunRecord,
+    locust: LocustProcesses | None,
+    sampler: PoolSampler | None,
+    stack: Stack | None,
+    run_dir: Path,
+    status: str,
+) -> None:
+    """Stop everything this run started, in reverse order, then run the probes on what is left.
+
+    A second Ctrl-C while this runs would leave processes behind, so SIGINT waits until it ends.
+    """
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _stop_all(record, locust, sampler, stack, run_dir, status)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_all(
+    record: RunRecord,
+    locust: LocustProcesses | None,
+    sampler: PoolSampler | None,
+    stack: Stack | None,
+    run_dir: Path,
+    status: str,
+) -> None:
+    exits: list[dict[str, Any]] = []
+    if locust is not None:
+        exits += locust.stop()
+    if sampler is not None:
+        sampler.stop()
+    if stack is not None:
+        if status != "failed" or stack.database_url:
+            _write_probes(run_dir, stack.database_url, record)
+        exits += stack.stop_service()
+    record.data["processes"] = exits
+    record.update(status=status, ended_at=iso(time.time()))

@@ -1,0 +1,118 @@
+"""The system under test as a run needs it: a database, the reference service, seeded fixtures.
+
+Either the harness starts it all (embedded PostgreSQL or `DATABASE_URL`, then the reference
+service on loopback), or the user points at a backend someone else runs (`--target`), in which
+case nothing is started, the user's fixtures file is used, and the database (if given) is only
+read by the probes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.db.backends import Backend, fresh_database, server_version
+from harness.errors import InvalidInput, RunFailed
+from harness.service_process import ServiceProcess
+
+SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
+
+
+def _module(args: Sequence[str], *, env: dict[str, str], what: str, timeout_s: float = 120) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RunFailed(
+            f"{what} failed (exit {result.returncode}):\n{(result.stderr or result.stdout)[-2000:]}"
+        )
+
+
+def migrate_and_seed(database_url: str, fixtures_path: Path, *, base_url: str | None = None) -> None:
+    """Apply the reference service's migrations and seed users, wallets and agents."""
+    env = {"DATABASE_URL": database_url}
+    _module(["reference_service.migrate"], env=env, what="schema migration")
+    args = ["reference_service.seed", "--database-url", database_url, "--out", str(fixtures_path)]
+    for name, count in SEED_COUNTS.items():
+        args += [f"--{name}", str(count)]
+    if base_url:
+        args += ["--base-url", base_url]
+    _module(args, env=env, what="seeding")
+
+
+@dataclass
+class Stack:
+    """What a scenario runs against; `stop()` stops what this stack started, in reverse order."""
+
+    base_url: str
+    fixtures_path: Path
+    database_url: str | None
+    service: ServiceProcess | None = None
+    backend: Backend | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def stop_service(self) -> list[dict[str, Any]]:
+        if self.service is None:
+            return []
+        by = "exited" if self.service.returncode is not None else "harness"
+        code = self.service.stop()
+        return [{"name": "service", "pid": self.service.pid, "exit_code": code, "stopped_by": by}]
+
+
+def start_service_stack(
+    backend: Backend,
+    run_dir: Path,
+    *,
+    safeguards_off: Sequence[str] = (),
+    service_env: dict[str, str] | None = None,
+) -> Stack:
+    """Fresh database on `backend`, migrated and seeded, and a reference service over it."""
+    database_url = fresh_database(backend)
+    fixtures = run_dir / "fixtures.json"
+    migrate_and_seed(database_url, fixtures)
+    service = ServiceProcess(
+        database_url,
+        log_file=run_dir / "service.jsonl",
+        output_file=run_dir / "service.log",
+        safeguards_off=list(safeguards_off),
+        env=service_env,
+    )
+    service.start()
+    info = {
+        "target": service.base_url,
+        "database": {**backend.describe(), "database_url": database_url},
+        "postgresql": server_version(database_url),
+    }
+    return Stack(
+        base_url=service.base_url,
+        fixtures_path=fixtures,
+        database_url=database_url,
+        service=service,
+        backend=backend,
+        info=info,
+    )
+
+
+def external_stack(target: str, fixtures: Path | None, database_url: str | None) -> Stack:
+    """A backend someone else runs: nothing is started; its fixtures file says who may log in."""
+    if not target.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        raise InvalidInput(
+            f"--target {target}: load goes to loopback addresses only (http://127.0.0.1:PORT, "
+            "http://localhost:PORT or http://[::1]:PORT)"
+        )
+    if fixtures is None or not fixtures.exists():
+        raise InvalidInput(
+            f"--target needs --fixtures FILE (the seeded users of that backend); got {fixtures}"
+        )
+    info = {"target": target, "database": {"kind": "external", "read_only": True} if database_url else None}
+    return Stack(base_url=target.rstrip("/"), fixtures_path=fixtures, database_url=database_url, info=info)
