@@ -33,7 +33,8 @@ def _plan(scenario: Scenario, speedup: float | None) -> Planned:
     plan = scenario.resolve(speedup).to_json()
     if plan.get("faults"):
         raise InvalidInput(
-            f"{scenario.path}: faults: fault injection is not available yet; remove [[faults]] to run this scenario"
+            f"{scenario.path}: faults: fault injection is not available yet; "
+            "remove [[faults]] to run this scenario"
         )
     thresholds = plan.get("thresholds") or []
     if thresholds:

@@ -12,7 +12,8 @@ HEADER = (
 
 
 def _row(ts: float, latency: float, status: int, intended: float | None = None) -> str:
-    return f"{ts:.3f},{'' if intended is None else f'{intended:.3f}'},POST /api/orders,{status},{latency},10,,steady,0,o,,\n"
+    planned = "" if intended is None else f"{intended:.3f}"
+    return f"{ts:.3f},{planned},POST /api/orders,{status},{latency},10,,steady,0,o,,\n"
 
 
 def test_progress_counts_rows_as_they_are_appended_even_half_written(tmp_path: Path) -> None:
