@@ -1,11 +1,14 @@
-# Every target that needs Python creates .venv and installs the project on first use.
+# Every target that needs Python creates .venv and installs the project on first use
+# (a stamp file, so later runs skip it). `make test` also installs Debian's chromium for the
+# report's browser test when it can (root with apt); without it that one test says why it skips.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
+CHROMIUM_STAMP := $(VENV)/.stamp-chromium
 SUITE ?= release
 
-.PHONY: run test serve lint typecheck unit integration e2e bench clean
+.PHONY: run test serve lint unit integration e2e bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,17 +16,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/harness run $(SUITE)
+$(CHROMIUM_STAMP): | $(STAMP)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the report's browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium could not be installed; the browser test will skip"; \
+	else echo "no chromium and no root apt: the report's browser test will skip"; fi
+	@touch $(CHROMIUM_STAMP)
 
-test: $(STAMP)
+run: $(STAMP)
+	$(BIN)/harness run $(SUITE) $(ARGS)
+
+test: $(STAMP) $(CHROMIUM_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
 serve: $(STAMP)
-	$(BIN)/harness serve
+	$(BIN)/harness serve $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,7 +49,7 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache
