@@ -1,0 +1,281 @@
+"""The scenario model: typed, frozen values that a validated scenario TOML becomes.
+
+Kept apart from parsing (`scenario_parse`) and loading (`scenario`) so the model can be built
+in tests without files and read without the validation machinery around it.
+
+Time: every number in a scenario is *nominal* (the documented world: rates per hour, durations in
+seconds of a real hour). `Scenario.resolve(speedup)` turns it into a `Plan` of *effective* numbers
+(rate x speed-up, duration / speed-up): the same count of arrivals, N times denser. A plan keeps
+both so every report can state nominal and effective rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InvalidInput
+
+# The rows of seed 000's "Expected Traffic (Initial Launch)" table that the reference service has
+# (webhook deliveries are out of scope: the service has no webhooks). Order matters: it is the
+# order of the plan's rate tables.
+FLOWS: tuple[str, ...] = (
+    "orders_created",
+    "payments_initiated",
+    "payments_captured",
+    "deliveries_confirmed",
+    "agent_assignments",
+    "admin_metrics",
+)
+
+
+class Kind(StrEnum):
+    """What a scenario does: open-model load, a race, or a stepped capacity search."""
+
+    LOAD = "load"
+    RACE = "race"
+    CAPACITY = "capacity"
+
+
+class ArrivalKind(StrEnum):
+    """How arrivals are spaced: exponential gaps (Poisson process) or exactly even."""
+
+    POISSON = "poisson"
+    CONSTANT = "constant"
+
+
+class RaceKind(StrEnum):
+    """The contested resources of seed 002 D4/D6 and API.md's Idempotency-Key."""
+
+    ASSIGNMENT_ACCEPT = "assignment_accept"
+    STATUS_CHANGE = "status_change"
+    WALLET_CAPTURE = "wallet_capture"
+    IDEMPOTENT_CREATE = "idempotent_create"
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One nominal phase: `rates` (nominal/hour, merged over the scenario's) times `scale`."""
+
+    name: str
+    duration_s: float
+    scale: float = 1.0
+    rates: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RaceSpec:
+    """Participants fire at one instant, `trials` times; trial k fires `k x interval_s` after the first."""
+
+    kind: RaceKind
+    participants: int
+    trials: int
+    interval_s: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapacitySpec:
+    """Steps `step-1..max_steps` at scale start_scale x step_factor^(i-1) of the scenario's rates."""
+
+    start_scale: float
+    step_factor: float
+    step_duration_s: float
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A fault to inject (kinds are validated by the chaos part); times are nominal seconds."""
+
+    kind: str
+    start_s: float
+    duration_s: float
+    target: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanPhase:
+    """A phase as run: effective start/duration and rates, with the nominal rates beside them."""
+
+    name: str
+    start_s: float
+    duration_s: float
+    rates_per_hour: Mapping[str, float]
+    nominal_rates_per_hour: Mapping[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        """The phase object of plan.json (docs/contracts.md)."""
+        return {
+            "name": self.name,
+            "start_s": self.start_s,
+            "duration_s": self.duration_s,
+            "rates_per_hour": dict(self.rates_per_hour),
+            "nominal_rates_per_hour": dict(self.nominal_rates_per_hour),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved scenario: what the Locust processes run (`plan.json`)."""
+
+    scenario: str
+    kind: Kind
+    speedup: float
+    arrival: ArrivalKind
+    seed: int
+    max_in_flight: int
+    request_timeout_s: float
+    duration_s: float
+    nominal_duration_s: float
+    phases: tuple[PlanPhase, ...]
+    race: RaceSpec | None
+    faults: tuple[FaultSpec, ...]
+    thresholds: tuple[Mapping[str, Any], ...]
+
+    def expected_arrivals(self, flow: str) -> float:
+        """Arrivals of `flow` the plan asks for: the same at every speed-up."""
+        return sum(p.rates_per_hour.get(flow, 0.0) * p.duration_s / 3600.0 for p in self.phases)
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly the plan.json shape of docs/contracts.md, plus `thresholds` passed through."""
+        race = None
+        if self.race is not None:
+            race = {
+                "kind": str(self.race.kind),
+                "participants": self.race.participants,
+                "trials": self.race.trials,
+                "interval_s": self.race.interval_s,
+                "params": dict(self.race.params),
+            }
+        return {
+            "scenario": self.scenario,
+            "kind": str(self.kind),
+            "speedup": self.speedup,
+            "arrival": str(self.arrival),
+            "seed": self.seed,
+            "max_in_flight": self.max_in_flight,
+            "request_timeout_s": self.request_timeout_s,
+            "duration_s": self.duration_s,
+            "phases": [p.to_json() for p in self.phases],
+            "race": race,
+            "faults": [
+                {
+                    "kind": f.kind,
+                    "start_s": f.start_s,
+                    "duration_s": f.duration_s,
+                    "target": f.target,
+                    "params": dict(f.params),
+                }
+                for f in self.faults
+            ],
+            "thresholds": [dict(t) for t in self.thresholds],
+        }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario file, all numbers nominal."""
+
+    name: str
+    description: str
+    kind: Kind
+    speedup: float
+    arrival: ArrivalKind
+    seed: int
+    max_in_flight: int
+    request_timeout_s: float
+    rates: Mapping[str, float]
+    phases: tuple[PhaseSpec, ...]
+    race: RaceSpec | None = None
+    capacity: CapacitySpec | None = None
+    thresholds: tuple[Mapping[str, Any], ...] = ()
+    faults: tuple[FaultSpec, ...] = ()
+    source: Path | None = None
+
+    def nominal_phases(self) -> tuple[PhaseSpec, ...]:
+        """The phases as written, then (capacity) the generated steps, then (race) one `race` phase."""
+        phases = list(self.phases)
+        if self.capacity is not None:
+            c = self.capacity
+            phases += [
+                PhaseSpec(f"step-{i}", c.step_duration_s, c.start_scale * c.step_factor ** (i - 1))
+                for i in range(1, c.max_steps + 1)
+            ]
+        if self.race is not None:
+            phases.append(PhaseSpec("race", self.race.trials * self.race.interval_s, 0.0))
+        return tuple(phases)
+
+    @property
+    def nominal_duration_s(self) -> float:
+        """Sum of the nominal phase durations."""
+        return sum(p.duration_s for p in self.nominal_phases())
+
+    def resolve(self, speedup: float | None = None) -> Plan:
+        """Effective plan: rates x speed-up, durations / speed-up (`None`: the scenario's own)."""
+        s = float(self.speedup if speedup is None else speedup)
+        if not s > 0:
+            raise InvalidInput(f"--speedup: must be > 0, got {speedup}")
+        phases: list[PlanPhase] = []
+        start = 0.0
+        for spec in self.nominal_phases():
+            merged = {flow: float(spec.rates.get(flow, self.rates.get(flow, 0.0))) for flow in FLOWS}
+            nominal = {flow: rate * spec.scale for flow, rate in merged.items()}
+            duration = spec.duration_s / s
+            phases.append(
+                PlanPhase(
+                    name=spec.name,
+                    start_s=start,
+                    duration_s=duration,
+                    rates_per_hour={flow: rate * s for flow, rate in nominal.items()},
+                    nominal_rates_per_hour=nominal,
+                )
+            )
+            start += duration
+        race = self.race
+        if race is not None:
+            race = RaceSpec(race.kind, race.participants, race.trials, race.interval_s / s, race.params)
+        faults = tuple(
+            FaultSpec(f.kind, f.start_s / s, f.duration_s / s, f.target, f.params) for f in self.faults
+        )
+        return Plan(
+            scenario=self.name,
+            kind=self.kind,
+            speedup=s,
+            arrival=self.arrival,
+            seed=self.seed,
+            max_in_flight=self.max_in_flight,
+            request_timeout_s=self.request_timeout_s,
+            duration_s=start,
+            nominal_duration_s=self.nominal_duration_s,
+            phases=tuple(phases),
+            race=race,
+            faults=faults,
+            thresholds=self.thresholds,
+        )
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """A suite member: a validated scenario and the speed-up the suite runs it at (None: its own)."""
+
+    scenario: Scenario
+    speedup: float | None = None
+
+    def resolve(self) -> Plan:
+        """The member's plan at the suite's speed-up."""
+        return self.scenario.resolve(self.speedup)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Scenarios run in sequence into one report."""
+
+    name: str
+    description: str
+    entries: tuple[SuiteEntry, ...]
+    source: Path | None = None
