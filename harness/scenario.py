@@ -5,7 +5,8 @@ The public face of the scenario model (types re-exported from `scenario_model`):
     load_scenario("peak_200") -> Scenario        # or a path to a .toml file
     load_suite("release") -> Suite                # every member validated too
     load_target("release" | "peak_200") -> Suite  # what `harness run NAME` needs
-    list_scenarios() -> list[Scenario]
+    suite_exists("release") -> bool
+    list_scenarios() -> list[Scenario];  list_suites() -> list[Suite]
     Scenario.resolve(speedup) -> Plan;  Plan.to_json() -> plan.json (docs/contracts.md)
 
 Design notes (why it looks like this):
@@ -67,9 +68,11 @@ __all__ = [
     "Suite",
     "SuiteEntry",
     "list_scenarios",
+    "list_suites",
     "load_scenario",
     "load_suite",
     "load_target",
+    "suite_exists",
 ]
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -205,3 +208,18 @@ def load_target(name: str, *, scenarios_dir: Path = SCENARIOS_DIR, speedup: floa
             suite.source,
         )
     return suite
+
+
+def suite_exists(name: str, *, scenarios_dir: Path = SCENARIOS_DIR) -> bool:
+    """Whether `name` names a suite (`scenarios/suites/<name>.toml`) or is a path to a suite file."""
+    path = Path(name)
+    if path.suffix == ".toml":
+        return path.is_file() and path.parent.name == "suites"
+    return (scenarios_dir / "suites" / f"{name}.toml").is_file()
+
+
+def list_suites(*, scenarios_dir: Path = SCENARIOS_DIR) -> list[Suite]:
+    """Every suite in `scenarios_dir/suites`, validated, sorted by name."""
+    return [
+        load_suite(p, scenarios_dir=scenarios_dir) for p in sorted((scenarios_dir / "suites").glob("*.toml"))
+    ]

@@ -197,6 +197,11 @@ class Scenario:
     faults: tuple[FaultSpec, ...] = ()
     source: Path | None = None
 
+    @property
+    def path(self) -> Path:
+        """The file the scenario came from (a name-derived path for scenarios built in code)."""
+        return self.source if self.source is not None else Path(f"{self.name}.toml")
+
     def nominal_phases(self) -> tuple[PhaseSpec, ...]:
         """The phases as written, then (capacity) the generated steps, then (race) one `race` phase."""
         phases = list(self.phases)
@@ -266,6 +271,11 @@ class SuiteEntry:
     scenario: Scenario
     speedup: float | None = None
 
+    @property
+    def name(self) -> str:
+        """The member scenario's name."""
+        return self.scenario.name
+
     def resolve(self) -> Plan:
         """The member's plan at the suite's speed-up."""
         return self.scenario.resolve(self.speedup)
@@ -279,3 +289,8 @@ class Suite:
     description: str
     entries: tuple[SuiteEntry, ...]
     source: Path | None = None
+
+    @property
+    def scenarios(self) -> tuple[SuiteEntry, ...]:
+        """The members in run order (alias of `entries`)."""
+        return self.entries

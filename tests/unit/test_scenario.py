@@ -189,3 +189,12 @@ def test_suite_speedup_override(tmp_path: Path) -> None:
     write(tmp_path / "suites", "s", 'scenarios = ["a", { name = "a", speedup = 50 }]\n')
     suite = load_suite("s", scenarios_dir=tmp_path)
     assert [e.resolve().duration_s for e in suite.entries] == [10.0, 2.0]
+
+
+def test_orchestrator_facing_helpers() -> None:
+    from harness.scenario import list_suites, suite_exists
+
+    assert suite_exists("release") and not suite_exists("steady_50")
+    release = next(s for s in list_suites() if s.name == "release")
+    assert [m.name for m in release.scenarios][:2] == ["steady_50", "peak_200"]
+    assert load_scenario("steady_50").path.name == "steady_50.toml"
