@@ -1,0 +1,1 @@
+"""Small modules the loadgate locustfile is made of; `arrivals` and `plan` are pure logic."""

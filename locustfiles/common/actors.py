@@ -1,0 +1,101 @@
+"""The seeded users, by role, from the fixtures file (docs/contracts.md "Fixtures file").
+
+Users log in with the fixtures file: the seeder writes each user's access token (stateless HMAC
+tokens), so no login round-trip is needed; a user without a token is logged in over HTTP with its
+email and password the first time it is used.
+"""
+
+from __future__ import annotations
+
+from locust.contrib.fasthttp import FastHttpSession
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from locustfiles.common.client import Call, request
+
+DEFAULT_FIXTURES = Path(".pgdata") / "fixtures.json"
+
+
+@dataclass
+class Actor:
+    """A seeded user: who it is and how it authenticates."""
+
+    id: str
+    role: str
+    email: str
+    password: str
+    token: str | None
+    wallet_id: str | None = None
+    agent_id: str | None = None
+
+    def bearer(self, session: FastHttpSession) -> str:
+        """The access token, logging in over HTTP once if the fixtures carried none."""
+        if not self.token:
+            result = request(
+                session,
+                Call("login"),
+                "POST",
+                "/api/auth/login",
+                json_body={"email": self.email, "password": self.password},
+            )
+            if result.ok and isinstance(result.body, dict):
+                self.token = str(result.body.get("accessToken") or "")
+        return self.token or ""
+
+
+@dataclass
+class Cast:
+    """Every seeded user, by role."""
+
+    buyers: list[Actor] = field(default_factory=list)
+    sellers: list[Actor] = field(default_factory=list)
+    agents: list[Actor] = field(default_factory=list)
+    admins: list[Actor] = field(default_factory=list)
+
+    def by_id(self, user_id: str) -> Actor:
+        for actor in self.buyers + self.sellers + self.agents + self.admins:
+            if actor.id == user_id:
+                return actor
+        raise KeyError(user_id)
+
+
+def parse_fixtures(doc: dict[str, Any]) -> Cast:
+    """A `Cast` from the fixtures document."""
+    cast = Cast()
+    lists = {"BUYER": cast.buyers, "SELLER": cast.sellers, "AGENT": cast.agents, "ADMIN": cast.admins}
+    for user in doc.get("users", []):
+        role = str(user.get("role", "")).upper()
+        if role in lists:
+            lists[role].append(
+                Actor(
+                    id=str(user["id"]),
+                    role=role,
+                    email=str(user.get("email", "")),
+                    password=str(user.get("password", "")),
+                    token=user.get("token"),
+                    wallet_id=user.get("walletId"),
+                    agent_id=user.get("agentId"),
+                )
+            )
+    return cast
+
+
+def fixtures_path() -> Path:
+    """`LOADGATE_FIXTURES`, else the file `make serve` seeds (`.pgdata/fixtures.json`)."""
+    return Path(os.environ.get("LOADGATE_FIXTURES") or DEFAULT_FIXTURES)
+
+
+def load_cast() -> Cast:
+    """The cast from the fixtures file; a clear error when it is missing."""
+    path = fixtures_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"fixtures file {path} not found: set LOADGATE_FIXTURES or run `make serve`")
+    cast = parse_fixtures(json.loads(path.read_text()))
+    missing = [role for role, people in vars(cast).items() if not people]
+    if missing:
+        raise ValueError(f"fixtures file {path} has no {', '.join(missing)}")
+    return cast

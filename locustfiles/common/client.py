@@ -1,0 +1,146 @@
+"""A tiny HTTP helper over Locust's FastHttpSession: template names, JSON, bearer auth, error codes.
+
+Every call is named by its path template (`POST /api/shipping/assignments/{id}/accept`) so
+thousands of ids aggregate into one stats row, and carries its sample fields (flow, intended send
+time, idempotency key, created id, error code) in the request event's `context`, which the sample
+writer reads: the response body is parsed once, here, and never again by a listener.
+"""
+
+from __future__ import annotations
+
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def make_session(
+    environment: Environment, host: str, *, connections: int, timeout_s: float
+) -> FastHttpSession:
+    """A session whose requests fire `environment.events.request`; no retries (they would hide errors)."""
+    return FastHttpSession(
+        host,
+        environment.events.request,
+        user=None,
+        concurrency=max(connections, 1),
+        network_timeout=timeout_s,
+        connection_timeout=timeout_s,
+        max_retries=0,
+    )
+
+
+@dataclass
+class Result:
+    """What a flow needs from a response."""
+
+    status: int
+    body: Any
+    code: str = ""
+    replayed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def id(self) -> str | None:
+        return str(self.body["id"]) if isinstance(self.body, dict) and self.body.get("id") else None
+
+
+@dataclass
+class Call:
+    """One flow's sample fields; the intended send time goes on its first request only."""
+
+    flow: str
+    ts_intended: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def context(self, **more: Any) -> dict[str, Any]:
+        ctx: dict[str, Any] = {"flow": self.flow, **self.extra, **more}
+        if self.ts_intended is not None:
+            ctx["ts_intended"] = self.ts_intended
+            self.ts_intended = None
+        return ctx
+
+    def sub(self, flow: str) -> Call:
+        """The same arrival under another flow tag (prerequisites); shares the first-request mark."""
+        return _Shared(self, flow)
+
+
+class _Shared(Call):
+    def __init__(self, parent: Call, flow: str) -> None:
+        super().__init__(flow, None, parent.extra)
+        self.parent = parent
+
+    def context(self, **more: Any) -> dict[str, Any]:
+        ctx = self.parent.context(**more)
+        ctx["flow"] = self.flow
+        return ctx
+
+
+def _error_code(status: int, body: Any, exception: BaseException | None) -> str:
+    if status == 0:
+        text = f"{type(exception).__name__} {exception}".lower()
+        return "TIMEOUT" if "timeout" in text or "timed out" in text else "CONNECTION_ERROR"
+    if status >= 400 and isinstance(body, dict):
+        return str(body.get("code") or "")
+    return ""
+
+
+def request(
+    session: FastHttpSession,
+    call: Call,
+    method: str,
+    template: str,
+    *,
+    token: str | None = None,
+    params: Mapping[str, str] | None = None,
+    query: str = "",
+    json_body: Any = None,
+    idempotency_key: str | None = None,
+    expected: Collection[int] = (),
+) -> Result:
+    """Send one request named `METHOD template`; statuses in `expected` count as success in Locust's stats."""
+    headers: dict[str, str] = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    url = template.format(**(params or {})) + (f"?{query}" if query else "")
+    context = call.context(idempotency_key=idempotency_key or "")
+    with session.request(
+        method,
+        url,
+        name=f"{method} {template}",
+        headers=headers,
+        json=json_body,
+        catch_response=True,
+        context=context,
+    ) as response:
+        status = int(getattr(response, "status_code", 0) or 0)
+        try:
+            body = json.loads(response.content) if status and response.content else None
+        except Exception:
+            body = None
+        code = _error_code(status, body, getattr(response, "error", None))
+        result = Result(status, body, code, replayed=_replayed(response))
+        # The context dict is the one the request event will carry: fill in what the body told us.
+        context["error_code"] = code
+        if status == 201 and result.id:
+            context["created_id"] = result.id
+        if result.ok or status in expected:
+            response.success()
+        else:
+            response.failure(f"{status} {code}".strip())
+    return result
+
+
+def _replayed(response: Any) -> bool:
+    headers = getattr(response, "headers", None)
+    try:
+        return headers is not None and str(headers.get("Idempotent-Replayed", "")).lower() == "true"
+    except AttributeError:
+        return False
