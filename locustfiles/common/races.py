@@ -160,10 +160,12 @@ class RaceParticipants:
     def session(self) -> Any:
         """One session with a connection per participant, kept alive between trials."""
         if self._session is None:
-            assert self.runtime.environment is not None
+            environment = self.runtime.environment
+            assert environment is not None
+            # A worker learns the target host from the master's spawn message, after init.
             self._session = make_session(
-                self.runtime.environment,
-                self.host,
+                environment,
+                self.host or environment.host or "",
                 connections=self.race.participants + 2,
                 timeout_s=self.runtime.plan.request_timeout_s,
             )
