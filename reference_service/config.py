@@ -1,0 +1,90 @@
+"""Settings from the environment (docs/contracts.md), read and validated in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a service we can start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_file: str | None = None
+    pool_min_size: int = 10
+    pool_max_size: int = 20
+    pool_timeout_s: float = 2.0
+    statement_timeout_ms: int = 5000
+    slow_query_ms: float = 100.0
+    safeguards_off: frozenset[str] = frozenset()
+    token_secret: str = "loadgate-dev-secret"
+    platform_fee_bps: int = 1000
+
+    def safeguard_on(self, name: str) -> bool:
+        return name not in self.safeguards_off
+
+    @property
+    def query_timeout_s(self) -> float:
+        """Client-side bound on one database call: the server's own timeout plus a margin.
+
+        `statement_timeout` cannot fire when the server does not run at all (stopped, partitioned),
+        so the service also gives up on its side and answers 503.
+        """
+        return self.statement_timeout_ms / 1000 + 1.0
+
+
+def parse_safeguards(raw: str) -> frozenset[str]:
+    names = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(names - set(SAFEGUARDS))
+    if unknown:
+        raise ConfigError(
+            f"SAFEGUARDS_OFF has unknown safeguard(s) {unknown}; known: {', '.join(SAFEGUARDS)}"
+        )
+    return frozenset(names)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, cast: type[int] | type[float]) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `env` (default: the process environment), or raise ConfigError."""
+    env = os.environ if env is None else env
+    url = env.get("DATABASE_URL", "")
+    if not url:
+        raise ConfigError("DATABASE_URL is required")
+    pool_min = int(_number(env, "POOL_MIN_SIZE", 10, int))
+    pool_max = int(_number(env, "POOL_MAX_SIZE", 20, int))
+    if pool_max < 1 or pool_min > pool_max:
+        raise ConfigError(f"POOL_MIN_SIZE={pool_min} / POOL_MAX_SIZE={pool_max} are not a valid pool size")
+    return Settings(
+        database_url=url,
+        host=env.get("SERVICE_HOST", "127.0.0.1") or "127.0.0.1",
+        port=int(_number(env, "SERVICE_PORT", 8000, int)),
+        log_file=env.get("LOG_FILE") or None,
+        pool_min_size=pool_min,
+        pool_max_size=pool_max,
+        pool_timeout_s=_number(env, "POOL_TIMEOUT_S", 2.0, float),
+        statement_timeout_ms=int(_number(env, "STATEMENT_TIMEOUT_MS", 5000, int)),
+        slow_query_ms=_number(env, "SLOW_QUERY_MS", 100.0, float),
+        safeguards_off=parse_safeguards(env.get("SAFEGUARDS_OFF", "")),
+        token_secret=env.get("TOKEN_SECRET") or "loadgate-dev-secret",
+        platform_fee_bps=int(_number(env, "PLATFORM_FEE_BPS", 1000, int)),
+    )

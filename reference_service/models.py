@@ -1,0 +1,49 @@
+"""Request bodies. Strict integers: "5" is not a quantity; unknown fields are ignored."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_CENTS = 10**11
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class LoginBody(Body):
+    email: StrictStr = Field(min_length=3, max_length=254)
+    password: StrictStr = Field(min_length=1, max_length=200)
+
+
+class OrderItem(Body):
+    sku: StrictStr = Field(min_length=1, max_length=64)
+    quantity: StrictInt = Field(ge=1, le=10_000)
+    unitPriceCents: StrictInt = Field(ge=0, le=MAX_CENTS)
+
+
+class CreateOrderBody(Body):
+    sellerId: UUID
+    items: list[OrderItem] = Field(min_length=1, max_length=100)
+    shippingZip: StrictStr = Field(min_length=3, max_length=12, pattern=r"^[A-Za-z0-9 -]+$")
+
+
+class UpdateOrderBody(Body):
+    status: Literal["PENDING", "CONFIRMED", "SHIPPING", "DELIVERED", "CANCELLED"]
+
+
+class CreatePaymentBody(Body):
+    orderId: UUID
+    method: Literal["WALLET"] = "WALLET"
+
+
+class TopUpBody(Body):
+    amountCents: StrictInt = Field(gt=0, le=MAX_CENTS)
+
+
+class CreateAssignmentBody(Body):
+    orderId: UUID
+    candidateAgentIds: list[UUID] | None = Field(default=None, max_length=1000)

@@ -1,0 +1,1 @@
+"""SQL, and nothing else: each function runs queries through a `Session` and returns values."""

@@ -1,0 +1,1 @@
+"""Business rules and safeguards: what may happen, in which transaction, with which retries."""
