@@ -1,0 +1,6 @@
+-- No Idempotency-Key created more than one order
+SELECT idempotency_key, count(*) AS orders, array_agg(id ORDER BY created_at) AS order_ids
+FROM orders
+WHERE idempotency_key IS NOT NULL
+GROUP BY idempotency_key
+HAVING count(*) > 1
