@@ -1,0 +1,51 @@
+"""Shared fixtures of the reference-service tests: one service per safeguard configuration.
+
+`service_stack(off)` returns a running service (its own fresh database, migrated and seeded) for
+the given SAFEGUARDS_OFF tuple; stacks are started on first use and shared by the whole session,
+so the suite pays for each configuration once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from service_helpers import Stack
+
+from harness.db.base import recreate_database, with_database
+from harness.service_process import ServiceProcess
+from reference_service.seed import seed
+
+SEED_BALANCE_CENTS = 10_000_000
+
+
+@pytest.fixture(scope="session")
+def service_stack(
+    pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Stack]]:
+    """`service_stack()` (all safeguards on) or `service_stack("wallet_isolation")`: a shared Stack."""
+    stacks: dict[tuple[str, ...], Stack] = {}
+
+    def get(*off: str) -> Stack:
+        key = tuple(sorted(off))
+        if key not in stacks:
+            name = f"svc_{'_'.join(key) or 'default'}_{uuid.uuid4().hex[:6]}"
+            recreate_database(pg_admin_url, name)
+            url = with_database(pg_admin_url, name)
+            folder = Path(tmp_path_factory.mktemp(name))
+            service = ServiceProcess(
+                url,
+                log_file=folder / "service.jsonl",
+                output_file=folder / "service.log",
+                safeguards_off=key,
+            )
+            fixtures = seed(url, buyers=40, sellers=5, agents=12, admins=1, balance_cents=SEED_BALANCE_CENTS)
+            service.start(timeout_s=30)
+            stacks[key] = Stack(url, service, fixtures, folder / "service.jsonl")
+        return stacks[key]
+
+    yield get
+    for stack in stacks.values():
+        stack.service.stop()
