@@ -1,0 +1,204 @@
+"""`generate` and `compare`: read a run folder (or a suite of them), judge, write, return the exit status.
+
+A suite folder (`run.json` kind `suite`, `children` = sub-folders) is judged child by child (each
+child gets its own four files) and then as a whole: the suite's exit status is 1 if any child
+failed a critical check, else 2 if any child could not be judged or the suite did not complete,
+else 0. Failing dominates "cannot judge": a release with a known failure is failing, whatever else.
+Any error while judging (bad thresholds, missing evidence, or a bug here) is exit status 2 with the
+reason printed, never a traceback that CI would confuse with a failing release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from reports.errors import InvalidEvidence, ReportError
+from reports.evidence import load_evidence
+from reports.judge import Judgement, judge
+from reports.metrics import summarize
+from reports.render_json import dumps, run_document
+from reports.render_junit import junit
+from reports.render_text import markdown, terminal_table
+from reports.thresholds import load_thresholds
+
+
+@dataclass
+class RunReport:
+    """One judged run and everything rendered from it."""
+
+    run_dir: Path
+    judgement: Judgement
+    summary: dict[str, Any]
+    document: dict[str, Any]
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def judge_run(run_dir: Path, thresholds_path: Path | None, fail_on_insufficient: bool) -> RunReport:
+    """Load, judge and summarize one run folder (no files written)."""
+    ev = load_evidence(run_dir)
+    source = str(run_dir / ("plan.json" if ev.plan and ev.plan.get("thresholds") else "scenario.toml"))
+    ts = load_thresholds(thresholds_path, ev.scenario_thresholds, source)
+    j = judge(ev, ts, fail_on_insufficient=fail_on_insufficient)
+    summary = summarize(ev, ts.exclude_phases)
+    from reports.render_html import charts_for
+
+    summary["charts"] = charts_for(ev, ts, j)
+    return RunReport(run_dir, j, summary, run_document(j, summary, ts.source))
+
+
+def write_run(report: RunReport) -> None:
+    """Write report.html, summary.json, junit.xml, summary.md into the run folder."""
+    from reports.render_html import run_html
+
+    d, j = report.run_dir, report.judgement
+    doc = {k: v for k, v in report.document.items() if k != "charts"}
+    _write(d / "summary.json", dumps(doc))
+    _write(d / "junit.xml", junit([(str(j.run.get("id") or d.name), j)]))
+    _write(d / "summary.md", markdown(j, report.summary))
+    _write(d / "report.html", run_html(report.judgement, report.summary))
+
+
+def _error_report(run_dir: Path, reason: str) -> Judgement:
+    run: dict[str, Any] = {"id": run_dir.name}
+    with contextlib.suppress(OSError, ValueError):
+        run = json.loads((run_dir / "run.json").read_text())
+    return Judgement(str(run_dir), run, [], 2, [reason], [])
+
+
+def _write_error(run_dir: Path, j: Judgement) -> None:
+    if not run_dir.is_dir():
+        return
+    doc = {
+        "schema": "loadgate.summary/1",
+        "verdict": j.verdict,
+        "exit_code": 2,
+        "reasons": j.reasons,
+        "run": j.run,
+        "checks": [],
+    }
+    _write(run_dir / "summary.json", dumps(doc))
+    _write(run_dir / "junit.xml", junit([(run_dir.name, j)]))
+    _write(run_dir / "summary.md", f"# loadgate: {run_dir.name}: CANNOT JUDGE\n\n- {j.reasons[0]}\n")
+
+
+def _judge_and_write(
+    run_dir: Path, thresholds_path: Path | None, fail_on_insufficient: bool
+) -> tuple[Judgement, RunReport | None]:
+    try:
+        report = judge_run(run_dir, thresholds_path, fail_on_insufficient)
+        write_run(report)
+        return report.judgement, report
+    except ReportError as exc:
+        j = _error_report(run_dir, f"cannot judge: {exc}")
+    except Exception as exc:  # a bug here must read as "cannot judge" (2), never as a failing release
+        traceback.print_exc(file=sys.stderr)
+        j = _error_report(run_dir, f"report generator crashed: {type(exc).__name__}: {exc}")
+    _write_error(run_dir, j)
+    return j, None
+
+
+def _suite_exit(codes: list[int], complete: bool) -> int:
+    if 1 in codes:
+        return 1
+    return 2 if 2 in codes or not complete or not codes else 0
+
+
+def _generate_suite(
+    root: Path, run: dict[str, Any], thresholds_path: Path | None, fio: bool, out: TextIO
+) -> int:
+    from reports.render_html import suite_html
+
+    children = [str(c) for c in run.get("children") or []]
+    results: list[tuple[str, Judgement, RunReport | None]] = []
+    for name in children:
+        j, rep = _judge_and_write(root / name, thresholds_path, fio)
+        results.append((name, j, rep))
+        out.write(terminal_table(j, title=f"{run.get('id') or root.name}/{name}"))
+    missing = [s for s in run.get("scenarios") or [] if not any(c.endswith(f"-{s}") for c in children)]
+    complete = run.get("status") == "complete" and not missing
+    code = _suite_exit([j.exit_code for _, j, _ in results], complete)
+    reasons = [f"{name}: {r}" for name, j, _ in results for r in j.reasons]
+    if not complete:
+        reasons.append(f"suite status {run.get('status')}" + (f"; never ran: {missing}" if missing else ""))
+    suite = Judgement(str(root), run, [], code, reasons, [])
+    doc = {
+        "schema": "loadgate.suite/1",
+        "verdict": suite.verdict,
+        "exit_code": code,
+        "reasons": reasons,
+        "run": {
+            k: run.get(k)
+            for k in ("id", "scenario", "kind", "status", "started_at", "ended_at", "versions", "machine")
+        },
+        "children": [
+            {
+                "name": n,
+                "verdict": j.verdict,
+                "exit_code": j.exit_code,
+                "reasons": j.reasons,
+                "failed_checks": [c.name for c in j.checks if c.status == "fail"],
+            }
+            for n, j, _ in results
+        ],
+    }
+    _write(root / "summary.json", dumps(doc))
+    _write(root / "junit.xml", junit([(n, j) for n, j, _ in results]))
+    md = [
+        f"# loadgate suite {run.get('id') or root.name}: {suite.verdict}",
+        "",
+        f"Exit status **{code}**.",
+        "",
+    ]
+    md += [f"- {r}" for r in reasons] + [""]
+    md += [
+        f"## {n}: {j.verdict}\n\n" + (markdown(j, rep.summary).split("\n", 2)[2] if rep else "")
+        for n, j, rep in results
+    ]
+    _write(root / "summary.md", "\n".join(md) + "\n")
+    _write(
+        root / "report.html",
+        suite_html(suite, [(n, j, rep.summary if rep else None) for n, j, rep in results]),
+    )
+    out.write(f"suite verdict: {suite.verdict} (exit {code})\n")
+    return code
+
+
+def generate(
+    run_dir: Path,
+    *,
+    thresholds_path: Path | None = None,
+    fail_on_insufficient: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Judge a run (or suite) folder, write its four report files, print the verdict; return 0, 1 or 2."""
+    run_dir = Path(run_dir)
+    try:
+        if not (run_dir / "run.json").is_file():
+            raise InvalidEvidence(f"{run_dir}: no run.json: not a run folder, or the run never started")
+        run = json.loads((run_dir / "run.json").read_text())
+        if isinstance(run, dict) and run.get("kind") == "suite":
+            return _generate_suite(run_dir, run, thresholds_path, fail_on_insufficient, out)
+    except (ReportError, ValueError, OSError) as exc:
+        out.write(f"loadgate report: cannot judge {run_dir}: {exc}\n")
+        return 2
+    j, _ = _judge_and_write(run_dir, thresholds_path, fail_on_insufficient)
+    out.write(terminal_table(j))
+    return j.exit_code
+
+
+def compare(baseline: Path, candidate: Path, *, tolerance_pct: float = 10.0, out: TextIO = sys.stdout) -> int:
+    """Per request name: did P95/P99 or the error rate regress? 0 no, 1 yes, 2 cannot compare."""
+    from reports.comparison import run_compare
+
+    return run_compare(Path(baseline), Path(candidate), tolerance_pct=tolerance_pct, out=out)

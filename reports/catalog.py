@@ -1,0 +1,168 @@
+"""The metrics a threshold may name: their type (which aggregations apply), unit and evidence.
+
+Metric types follow k6: a *trend* is a distribution of samples (`p(N)`, `avg`, `min`, `max`, `med`,
+`count`), a *rate* is a fraction of events (`rate`, and `count` for the numerator), a *counter* is a
+count (`count`, `value`), a *gauge* is a series sampled over time (`p(N)`, `avg`, `min`, `max`,
+`med`, and `value` = the last sample, as in k6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+AGGREGATIONS: dict[str, frozenset[str]] = {
+    "trend": frozenset({"p", "avg", "min", "max", "med", "count"}),
+    "rate": frozenset({"rate", "count"}),
+    "counter": frozenset({"count", "value"}),
+    "gauge": frozenset({"p", "avg", "min", "max", "med", "value"}),
+}
+REQUEST_SCOPES = frozenset({"request", "requests", "flow", "tag", "phase", "per"})
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: its k6 type, unit, evidence file and the scope keys it understands."""
+
+    name: str
+    type: str
+    unit: str
+    evidence: str
+    description: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    default_probes: tuple[str, ...] = ()
+
+
+_TIME_SCOPE = frozenset({"phase"})
+_PROBE_SCOPE = frozenset({"probes", "per"})
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in [
+        MetricSpec(
+            "http_req_duration",
+            "trend",
+            "ms",
+            "requests.csv",
+            "latency a user waited: from the intended send time (free of coordinated omission)",
+            REQUEST_SCOPES,
+        ),
+        MetricSpec(
+            "http_req_service_time",
+            "trend",
+            "ms",
+            "requests.csv",
+            "latency from the actual send (service time)",
+            REQUEST_SCOPES,
+        ),
+        MetricSpec(
+            "http_req_failed",
+            "rate",
+            "",
+            "requests.csv",
+            "failed requests: no response (status 0), 5xx, or 401/403/404/405/422 (client or harness "
+            "fault); 400 business errors, 409 and 429 are expected outcomes",
+            REQUEST_SCOPES,
+        ),
+        MetricSpec(
+            "probe_violations",
+            "counter",
+            "rows",
+            "probes.json",
+            "violating rows of the invariant probes (a probe that errored is no data)",
+            _PROBE_SCOPE,
+            ("*",),
+        ),
+        MetricSpec(
+            "ledger_violations",
+            "counter",
+            "rows",
+            "probes.json + service.jsonl",
+            "ledger probe violations plus `ledger_invariant_violated` log events",
+            _PROBE_SCOPE,
+            ("*ledger*",),
+        ),
+        MetricSpec(
+            "overdrafts",
+            "counter",
+            "rows",
+            "probes.json",
+            "wallets below zero",
+            _PROBE_SCOPE,
+            ("*overdraft*", "*negative*balance*"),
+        ),
+        MetricSpec(
+            "duplicate_orders",
+            "counter",
+            "rows",
+            "probes.json",
+            "orders created twice for one idempotency key",
+            _PROBE_SCOPE,
+            ("*duplicate*order*",),
+        ),
+        MetricSpec(
+            "race_wrong_winner_trials",
+            "counter",
+            "trials",
+            "races.jsonl",
+            "race trials whose winners (2xx participants) != expected_winners",
+            frozenset(),
+        ),
+        MetricSpec(
+            "lock_timeout_rate",
+            "rate",
+            "",
+            "requests.csv + service.jsonl",
+            "writes that ended in a lock or statement timeout / writes",
+            REQUEST_SCOPES,
+        ),
+        MetricSpec(
+            "update_conflict_rate",
+            "rate",
+            "",
+            "requests.csv + service.jsonl",
+            "(409 ORDER_STATUS_CONFLICT + order_status_update_retry events) / status-change attempts",
+            _TIME_SCOPE,
+        ),
+        MetricSpec("lock_wait", "trend", "ms", "service.jsonl", "`lock_wait` event durations", _TIME_SCOPE),
+        MetricSpec(
+            "pool_utilization",
+            "gauge",
+            "%",
+            "pool.csv",
+            "connection pool utilization, 100 * active / max per sample",
+            _TIME_SCOPE,
+        ),
+        MetricSpec(
+            "pool_exhaustion",
+            "counter",
+            "events",
+            "pool.csv + requests.csv",
+            "pool samples with waiting > 0 and active == max, plus 503 DATABASE_UNAVAILABLE responses",
+            _TIME_SCOPE,
+        ),
+        MetricSpec(
+            "slow_queries_500_per_min",
+            "gauge",
+            "/min",
+            "service.jsonl",
+            "`slow_query_detected` over 500 ms, per minute of (effective) run time",
+            _TIME_SCOPE,
+        ),
+        MetricSpec(
+            "slow_query_ratio_100",
+            "rate",
+            "",
+            "service.jsonl + requests.csv",
+            "`slow_query_detected` over 100 ms / requests (each request runs at least one query)",
+            _TIME_SCOPE,
+        ),
+        MetricSpec(
+            "health_latency",
+            "trend",
+            "ms",
+            "pool.csv + requests.csv",
+            "health check latency: pool sampler's /health/pool latency and GET /health/* requests",
+            _TIME_SCOPE,
+        ),
+    ]
+}

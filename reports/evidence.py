@@ -1,0 +1,297 @@
+"""Load a run folder (docs/contracts.md) into memory: the only module that reads evidence files.
+
+Rules:
+- `run.json` is required; without it nothing can be judged (`InvalidEvidence`, exit 2).
+- `requests.csv` is required for `load` and `capacity` runs; other files are optional and, when
+  absent, are *no evidence* (`None`), which the judge reports as `no_data`, never as a pass.
+- Writers append and flush whole lines, so a file that does not end with a newline was cut by a
+  killed run: its last partial line is dropped and a note says so. A malformed line elsewhere is
+  an error (the evidence is corrupt, not incomplete).
+- `requests.csv` is read with pandas' pyarrow engine and explicit dtypes (1 M rows in about a
+  second); string columns become categoricals, which makes the per-name group-bys cheap.
+- `service.jsonl` holds one `http_request_completed` line per request; those lines are skipped by
+  a byte test before JSON parsing, since the report uses requests.csv for request latency.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from reports.errors import InvalidEvidence
+
+REQUEST_COLUMNS = [
+    "ts",
+    "ts_intended",
+    "name",
+    "status",
+    "latency_ms",
+    "bytes",
+    "error_code",
+    "phase",
+    "worker",
+    "flow",
+    "created_id",
+    "idempotency_key",
+]
+_REQUEST_DTYPES: dict[str, str] = {
+    "ts": "float64",
+    "ts_intended": "float64",
+    "status": "float64",  # read as float: a row cut mid-field must not abort the whole load
+    "latency_ms": "float64",
+    "bytes": "float64",
+}
+_CATEGORY_COLUMNS = ["name", "error_code", "phase", "worker", "flow"]
+_POOL_COLUMNS = ["ts", "status", "size", "active", "idle", "waiting", "max", "utilization", "latency_ms"]
+_LOAD_KINDS = {"load", "capacity"}
+_SKIP_EVENT = b'"http_request_completed"'
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named time window in epoch seconds (a run phase, or before/during/after a fault)."""
+
+    name: str
+    start: float
+    end: float
+
+
+@dataclass
+class Evidence:
+    """Everything a run folder holds, parsed; `None` means the file is absent (no evidence)."""
+
+    run_dir: Path
+    run: dict[str, Any]
+    plan: dict[str, Any] | None
+    requests: pd.DataFrame | None
+    service: pd.DataFrame | None
+    pool: pd.DataFrame | None
+    races: list[dict[str, Any]] | None
+    faults: list[dict[str, Any]] | None
+    probes: dict[str, Any] | None
+    scenario_thresholds: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """Scenario kind: load, race, capacity (or suite)."""
+        return str(self.run.get("kind") or (self.plan or {}).get("kind") or "load")
+
+    @property
+    def status(self) -> str:
+        """run.json status: complete, incomplete, failed, running."""
+        return str(self.run.get("status") or "unknown")
+
+    @property
+    def incomplete(self) -> bool:
+        """True unless the run says it completed: a killed run still says `running`."""
+        return self.status != "complete"
+
+    @property
+    def phases(self) -> list[Window]:
+        """Run phases from run.json (epoch seconds)."""
+        out = []
+        for p in self.run.get("phases") or []:
+            start, end = to_epoch(p.get("start")), to_epoch(p.get("end"))
+            if start is not None and end is not None:
+                out.append(Window(str(p.get("name")), start, end))
+        return out
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """(first, last) time any timed evidence covers, epoch seconds."""
+        lo, hi = math.inf, -math.inf
+        for df in (self.requests, self.pool):
+            if df is not None and len(df):
+                lo, hi = min(lo, float(df["ts"].min())), max(hi, float(df["ts"].max()))
+        for w in self.phases:
+            lo, hi = min(lo, w.start), max(hi, w.end)
+        return (lo, hi) if lo <= hi else None
+
+
+def to_epoch(value: Any) -> float | None:
+    """Epoch seconds from a number or an ISO-8601 string; None if absent or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _complete_part(path: Path, notes: list[str]) -> Path | IO[bytes]:
+    """The file, or its bytes up to the last newline if a killed writer left a partial line."""
+    with open(path, "rb") as fh:
+        fh.seek(0, io.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return path
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return path
+        fh.seek(0)
+        data = fh.read()
+    cut = data.rfind(b"\n") + 1
+    notes.append(
+        f"{path.name}: dropped a partial last line ({size - cut} bytes) left by an interrupted writer"
+    )
+    return io.BytesIO(data[:cut])
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidEvidence(f"{path}: unreadable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidEvidence(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_jsonl(path: Path, notes: list[str], *, skip: bytes | None = None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        if not line.strip() or (skip is not None and skip in line):
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if i == last:  # no newline after it: cut by a killed writer
+                notes.append(f"{path.name}: dropped a partial last line")
+                continue
+            raise InvalidEvidence(f"{path}:{i + 1}: not JSON: {exc}") from exc
+        if isinstance(obj, dict):
+            rows.append(obj)
+    return rows
+
+
+def load_requests(path: Path, notes: list[str]) -> pd.DataFrame:
+    """requests.csv -> DataFrame with derived columns `t` (intended or actual send) and `latency_user_ms`."""
+    source = _complete_part(path, notes)
+    try:
+        df = pd.read_csv(source, engine="pyarrow", dtype=_REQUEST_DTYPES)
+    except Exception as exc:
+        raise InvalidEvidence(f"{path}: unreadable CSV: {exc}") from exc
+    missing = [c for c in REQUEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise InvalidEvidence(f"{path}: missing columns {missing}")
+    for col in _CATEGORY_COLUMNS:
+        df[col] = df[col].astype("string").fillna("").astype("category")
+    df["status"] = df["status"].fillna(0).astype("int32")
+    ts = df["ts"].to_numpy()
+    intended = df["ts_intended"].to_numpy()
+    has_intended = ~np.isnan(intended)
+    # what the user waited: from when the open model meant to send, never less than the service time
+    wait_ms = np.where(has_intended, np.maximum(ts - np.where(has_intended, intended, ts), 0.0) * 1000.0, 0.0)
+    df["latency_user_ms"] = df["latency_ms"].to_numpy() + wait_ms
+    df["t"] = np.where(has_intended, intended, ts)
+    return df
+
+
+def load_service_log(path: Path, notes: list[str]) -> pd.DataFrame:
+    """service.jsonl (minus per-request lines) -> ts, event, duration, code, status, reason, operation."""
+    rows = _read_jsonl(path, notes, skip=_SKIP_EVENT)
+    data: dict[str, list[Any]] = {
+        k: [] for k in ("ts", "event", "duration", "code", "status", "reason", "operation")
+    }
+    for r in rows:
+        data["ts"].append(to_epoch(r.get("timestamp")))
+        data["event"].append(str(r.get("event", "")))
+        dur = r.get("duration")
+        data["duration"].append(float(dur) if isinstance(dur, int | float) else math.nan)
+        data["code"].append(str(r.get("code") or ""))
+        sc = r.get("statusCode")
+        data["status"].append(int(sc) if isinstance(sc, int) else 0)
+        data["reason"].append(str(r.get("reason") or ""))
+        data["operation"].append(str(r.get("operation") or r.get("resource") or ""))
+    df = pd.DataFrame(data)
+    df["ts"] = df["ts"].astype("float64")
+    return df
+
+
+def load_pool(path: Path, notes: list[str]) -> pd.DataFrame:
+    """pool.csv -> numeric columns; `utilization_pct` is 100 * active / max where known (0..100)."""
+    source = _complete_part(path, notes)
+    df = pd.read_csv(source, dtype={"status": "string"})
+    for col in _POOL_COLUMNS:
+        if col == "status":
+            continue
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else math.nan
+    util = df["utilization"].astype("float64")
+    # the column's unit is the service's choice (0..1 or 0..100); active/max is unambiguous
+    if util.notna().any() and float(util.max()) <= 1.0:
+        util = util * 100.0
+    from_counts = 100.0 * df["active"] / df["max"].where(df["max"] > 0)
+    df["utilization_pct"] = from_counts.fillna(util)
+    return df
+
+
+def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if plan and isinstance(plan.get("thresholds"), list):
+        return [t for t in plan["thresholds"] if isinstance(t, dict)]
+    path = run_dir / "scenario.toml"
+    if path.exists():
+        import tomllib
+
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidEvidence(f"{path}: not TOML: {exc}") from exc
+        return [t for t in data.get("thresholds", []) if isinstance(t, dict)]
+    return []
+
+
+def load_evidence(run_dir: Path) -> Evidence:
+    """Read every evidence file of one run folder (not a suite); `InvalidEvidence` if it cannot be judged."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InvalidEvidence(f"{run_dir}: not a run folder")
+    if not (run_dir / "run.json").exists():
+        raise InvalidEvidence(f"{run_dir}: no run.json: not a run folder, or the run never started")
+    run = _read_json(run_dir / "run.json")
+    notes: list[str] = []
+    plan = _read_json(run_dir / "plan.json") if (run_dir / "plan.json").exists() else None
+
+    def opt(name: str) -> Path | None:
+        p = run_dir / name
+        return p if p.exists() else None
+
+    kind = str(run.get("kind") or (plan or {}).get("kind") or "load")
+    req_path = opt("requests.csv")
+    if req_path is None and kind in _LOAD_KINDS:
+        raise InvalidEvidence(
+            f"{run_dir}: no requests.csv: a {kind} run cannot be judged without its samples"
+        )
+    probes: dict[str, Any] | None = None
+    if p := opt("probes.json"):
+        try:
+            probes = _read_json(p)
+        except InvalidEvidence as exc:
+            notes.append(f"probes.json unreadable, treated as no evidence: {exc}")
+    svc, pool, races, faults = opt("service.jsonl"), opt("pool.csv"), opt("races.jsonl"), opt("faults.jsonl")
+    return Evidence(
+        run_dir=run_dir,
+        run=run,
+        plan=plan,
+        requests=load_requests(req_path, notes) if req_path else None,
+        service=load_service_log(svc, notes) if svc else None,
+        pool=load_pool(pool, notes) if pool else None,
+        races=_read_jsonl(races, notes) if races else None,
+        faults=_read_jsonl(faults, notes) if faults else None,
+        probes=probes,
+        scenario_thresholds=_scenario_thresholds(run_dir, plan),
+        notes=notes,
+    )

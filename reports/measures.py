@@ -1,0 +1,344 @@
+"""From evidence to the samples a threshold judges: one function per metric of `catalog.METRICS`.
+
+Each returns a list of `Measurement` (one per `per` split, else one). A measurement with
+`missing` set means the evidence file it needs is absent: the judge reports `no_data`.
+
+Decisions written down here because they change verdicts:
+- A request *failed* when it got no response (status 0), a 5xx, or 401/403/404/405/422 (a client or
+  harness fault that must not pass silently). 400 business errors (INSUFFICIENT_FUNDS,
+  INVALID_STATUS_TRANSITION), 409 conflicts and 429 are expected outcomes of a money-moving API.
+- A lock timeout is a response or `http_exception` with code LOCK_TIMEOUT, LOCK_NOT_AVAILABLE,
+  STATEMENT_TIMEOUT or QUERY_CANCELED, or a `lock_timeout` log event. ASSIGNMENT_LOCKED is a
+  NOWAIT conflict (by design), not a timeout. The request side and the log side see the same
+  timeouts, so the larger of the two counts is used, not their sum. Denominator: writes
+  (POST/PUT/PATCH/DELETE) in scope, seed 001's "transactions".
+- Slow queries per minute are counted in tumbling 60 s buckets of the run's (effective) clock;
+  the check judges the worst minute (`max`). Both `slow_query_detected` (seed 001) and
+  `slow_query` (seed 000) are read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from reports.evidence import Evidence
+from reports.scope import matching_names, request_mask, time_mask
+from reports.thresholds import Threshold, ThresholdSet
+
+FloatArray = npt.NDArray[np.float64]
+FAILED_CLIENT_STATUSES = (401, 403, 404, 405, 422)
+LOCK_TIMEOUT_CODES = ("LOCK_TIMEOUT", "LOCK_NOT_AVAILABLE", "STATEMENT_TIMEOUT", "QUERY_CANCELED")
+SLOW_QUERY_EVENTS = ("slow_query_detected", "slow_query")
+STATUS_CHANGE_REQUESTS = ("PATCH /api/orders/{id}", "PATCH /api/orders/*")
+HEALTH_REQUESTS = ("GET /health/*",)
+WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
+
+
+@dataclass
+class Measurement:
+    """Samples for one check: `values` (trend/gauge), `numerator`/`denominator` (rate), `count` (counter)."""
+
+    label: str | None = None
+    values: FloatArray | None = None
+    numerator: int = 0
+    denominator: int = 0
+    count: float = 0.0
+    population: int = 0
+    missing: str | None = None
+    detail: str = ""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
+
+
+def failed_mask(status: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
+    """Which statuses count as failed requests (see module docstring)."""
+    return np.asarray((status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES), dtype=bool)
+
+
+def _patterns(th: Threshold, ts: ThresholdSet) -> tuple[str, ...]:
+    return th.requests + (ts.tags[th.tag] if th.tag else ())
+
+
+def _requests(
+    ev: Evidence, th: Threshold, ts: ThresholdSet
+) -> list[tuple[str | None, npt.NDArray[np.bool_]]]:
+    """Row masks per split: one per request name with `per = "name"`, else one for the whole scope."""
+    assert ev.requests is not None
+    mask = request_mask(
+        ev, patterns=_patterns(th, ts), flow=th.flow, phase=th.phase, exclude=ts.exclude_phases
+    )
+    if th.per != "name":
+        return [(None, mask)]
+    codes = ev.requests["name"].cat.codes.to_numpy()
+    present = np.unique(codes[mask])
+    cats = ev.requests["name"].cat.categories
+    return [(str(cats[c]), mask & (codes == c)) for c in present] or [(None, mask)]
+
+
+def _no_requests(ev: Evidence) -> list[Measurement] | None:
+    return [Measurement(missing="no requests.csv")] if ev.requests is None else None
+
+
+def _latency(column: str) -> Measure:
+    def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+        if (none := _no_requests(ev)) is not None:
+            return none
+        assert ev.requests is not None
+        values = ev.requests[column].to_numpy()
+        return [Measurement(label, values=values[m]) for label, m in _requests(ev, th, ts)]
+
+    return measure
+
+
+def _failed(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if (none := _no_requests(ev)) is not None:
+        return none
+    assert ev.requests is not None
+    failed = failed_mask(ev.requests["status"].to_numpy())
+    out = []
+    for label, m in _requests(ev, th, ts):
+        out.append(Measurement(label, numerator=int((failed & m).sum()), denominator=int(m.sum())))
+    return out
+
+
+def _svc(ev: Evidence, th: Threshold, ts: ThresholdSet, events: tuple[str, ...]) -> Any:
+    """Service-log rows of the given events inside the threshold's phase scope (a DataFrame)."""
+    assert ev.service is not None
+    df = ev.service[ev.service["event"].isin(events)]
+    t = df["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    return df[time_mask(ev, t, th.phase, ts.exclude_phases)]
+
+
+def _time_scoped_requests(
+    ev: Evidence, th: Threshold, ts: ThresholdSet, patterns: tuple[str, ...] = ()
+) -> Any:
+    assert ev.requests is not None
+    return ev.requests[request_mask(ev, patterns=patterns, phase=th.phase, exclude=ts.exclude_phases)]
+
+
+def _lock_timeout_rate(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if (none := _no_requests(ev)) is not None:
+        return none
+    assert ev.requests is not None
+    out = []
+    codes = ev.requests["error_code"].isin(LOCK_TIMEOUT_CODES).to_numpy()
+    writes = ev.requests["name"].astype(str).str.startswith(WRITE_METHODS).to_numpy()
+    svc_count = 0
+    if ev.service is not None:
+        svc = _svc(ev, th, ts, ("lock_timeout", "http_exception"))
+        svc_count = int(((svc["event"] == "lock_timeout") | svc["code"].isin(LOCK_TIMEOUT_CODES)).sum())
+    for label, m in _requests(ev, th, ts):
+        req_count = int((codes & m).sum())
+        num = max(req_count, svc_count if label is None else 0)
+        out.append(
+            Measurement(
+                label,
+                numerator=num,
+                denominator=int((writes & m).sum()),
+                detail=f"{req_count} from responses, {svc_count} from the service log",
+            )
+        )
+    return out
+
+
+def _update_conflicts(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if (none := _no_requests(ev)) is not None:
+        return none
+    rows = _time_scoped_requests(ev, th, ts, STATUS_CHANGE_REQUESTS)
+    conflicts = int((rows["error_code"] == "ORDER_STATUS_CONFLICT").sum())
+    retries = 0
+    if ev.service is not None:
+        retries = len(_svc(ev, th, ts, ("order_status_update_retry",)))
+    return [
+        Measurement(
+            numerator=conflicts + retries,
+            denominator=len(rows),
+            detail=f"{conflicts} ORDER_STATUS_CONFLICT, {retries} retries, {len(rows)} attempts",
+        )
+    ]
+
+
+def _lock_wait(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.service is None:
+        return [Measurement(missing="no service.jsonl")]
+    rows = _svc(ev, th, ts, ("lock_wait",))
+    return [Measurement(values=rows["duration"].dropna().to_numpy(dtype=np.float64))]
+
+
+def _pool_rows(ev: Evidence, th: Threshold, ts: ThresholdSet) -> Any:
+    assert ev.pool is not None
+    return ev.pool[time_mask(ev, ev.pool["ts"].to_numpy(dtype=np.float64), th.phase, ts.exclude_phases)]
+
+
+def _pool_utilization(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.pool is None:
+        return [Measurement(missing="no pool.csv")]
+    util = _pool_rows(ev, th, ts)["utilization_pct"].dropna().to_numpy(dtype=np.float64)
+    return [Measurement(values=util)]
+
+
+def _pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.pool is None and ev.requests is None:
+        return [Measurement(missing="no pool.csv and no requests.csv")]
+    full = n = unavailable = 0
+    if ev.pool is not None:
+        rows = _pool_rows(ev, th, ts)
+        full = int(((rows["waiting"] > 0) & (rows["active"] >= rows["max"])).sum())
+        n += len(rows)
+    if ev.requests is not None:
+        req = _time_scoped_requests(ev, th, ts)
+        unavailable = int(((req["status"] == 503) & (req["error_code"] == "DATABASE_UNAVAILABLE")).sum())
+        n += len(req)
+    return [
+        Measurement(
+            count=full + unavailable,
+            population=n,
+            detail=f"{full} pool samples full with waiters, {unavailable} 503 DATABASE_UNAVAILABLE",
+        )
+    ]
+
+
+def _slow_per_minute(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.service is None:
+        return [Measurement(missing="no service.jsonl")]
+    span = ev.span
+    slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
+    slow_t = slow.loc[slow["duration"] > 500, "ts"].to_numpy(dtype=np.float64)
+    if span is None:
+        return [Measurement(values=np.zeros(0))]
+    start = min(span[0], float(slow_t.min())) if slow_t.size else span[0]
+    end = max(span[1], float(slow_t.max())) if slow_t.size else span[1]
+    buckets = max(1, math.ceil((end - start) / 60.0))
+    counts = np.bincount(((slow_t - start) // 60).astype(np.int64), minlength=buckets)[:buckets]
+    mids = start + 60.0 * np.arange(buckets, dtype=np.float64) + 30.0
+    keep = time_mask(ev, mids, th.phase, ts.exclude_phases)
+    return [
+        Measurement(
+            values=counts[keep].astype(np.float64), detail=f"{int(slow_t.size)} slow queries > 500 ms"
+        )
+    ]
+
+
+def _slow_ratio(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.service is None:
+        return [Measurement(missing="no service.jsonl")]
+    if (none := _no_requests(ev)) is not None:
+        return none
+    slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
+    num = int((slow["duration"] > 100).sum())
+    return [Measurement(numerator=num, denominator=len(_time_scoped_requests(ev, th, ts)))]
+
+
+def _health(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    parts: list[FloatArray] = []
+    if ev.pool is not None:
+        parts.append(_pool_rows(ev, th, ts)["latency_ms"].dropna().to_numpy(dtype=np.float64))
+    if ev.requests is not None:
+        rows = _time_scoped_requests(ev, th, ts, HEALTH_REQUESTS)
+        parts.append(rows["latency_user_ms"].to_numpy(dtype=np.float64))
+    if not parts:
+        return [Measurement(missing="no pool.csv and no requests.csv")]
+    return [Measurement(values=np.concatenate(parts))]
+
+
+def _probe_metric(with_ledger_events: bool = False) -> Measure:
+    def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+        if ev.probes is None:
+            return [Measurement(missing="no probes.json")]
+        probes = [p for p in ev.probes.get("probes", []) if isinstance(p, dict)]
+        chosen = [p for p in probes if matching_names([str(p.get("name"))], th.probes)]
+        if not chosen:
+            return [Measurement(missing=f"no probe named like {list(th.probes)} in probes.json")]
+        groups = [[p] for p in chosen] if th.per == "probe" else [chosen]
+        out = []
+        for group in groups:
+            label = str(group[0].get("name")) if th.per == "probe" else None
+            errored = [str(p.get("name")) for p in group if p.get("error")]
+            if errored:
+                out.append(
+                    Measurement(
+                        label,
+                        missing=f"probe(s) {errored} could not run: "
+                        + "; ".join(str(p.get("error")) for p in group if p.get("error")),
+                    )
+                )
+                continue
+            count = sum(int(p.get("violations") or 0) for p in group)
+            examples = [{"probe": p.get("name"), **e} for p in group for e in (p.get("examples") or [])[:5]]
+            out.append(
+                Measurement(
+                    label,
+                    count=count,
+                    population=len(group),
+                    examples=examples[:10],
+                    detail=", ".join(f"{p.get('name')}={p.get('violations')}" for p in group),
+                )
+            )
+        if with_ledger_events and ev.service is not None and th.per != "probe":
+            events = int((ev.service["event"] == "ledger_invariant_violated").sum())
+            out[0].count += events
+            out[0].detail += f"; {events} ledger_invariant_violated events"
+        return out
+
+    return measure
+
+
+def race_winners(trial: dict[str, Any]) -> int:
+    """Winners of a race trial: 2xx participants when listed (raw evidence), else the recorded count."""
+    parts = trial.get("participants")
+    if isinstance(parts, list) and parts:
+        return sum(1 for p in parts if isinstance(p, dict) and 200 <= int(p.get("status") or 0) < 300)
+    return int(trial.get("winners") or 0)
+
+
+def _races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.races is None:
+        return [Measurement(missing="no races.jsonl")]
+    wrong = [t for t in ev.races if race_winners(t) != int(t.get("expected_winners", 1))]
+    examples = [
+        {
+            "kind": t.get("kind"),
+            "trial": t.get("trial"),
+            "resource_id": t.get("resource_id"),
+            "winners": race_winners(t),
+            "expected_winners": t.get("expected_winners", 1),
+        }
+        for t in wrong[:10]
+    ]
+    return [Measurement(count=len(wrong), population=len(ev.races), examples=examples)]
+
+
+MEASURES: dict[str, Measure] = {
+    "http_req_duration": _latency("latency_user_ms"),
+    "http_req_service_time": _latency("latency_ms"),
+    "http_req_failed": _failed,
+    "probe_violations": _probe_metric(),
+    "ledger_violations": _probe_metric(with_ledger_events=True),
+    "overdrafts": _probe_metric(),
+    "duplicate_orders": _probe_metric(),
+    "race_wrong_winner_trials": _races,
+    "lock_timeout_rate": _lock_timeout_rate,
+    "update_conflict_rate": _update_conflicts,
+    "lock_wait": _lock_wait,
+    "pool_utilization": _pool_utilization,
+    "pool_exhaustion": _pool_exhaustion,
+    "slow_queries_500_per_min": _slow_per_minute,
+    "slow_query_ratio_100": _slow_ratio,
+    "health_latency": _health,
+}
+
+
+def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    """Measurements for one threshold on one run."""
+    return MEASURES[th.metric](ev, th, ts)
+
+
+__all__ = ["MEASURES", "Measurement", "failed_mask", "measure", "race_winners"]

@@ -1,0 +1,278 @@
+"""Write synthetic run folders exactly as docs/contracts.md specifies: evidence with known values.
+
+Used by the unit tests (one folder per threshold that breaks it, one that holds it), the headless
+Chromium test and the 1 M-sample benchmark. Not used by `generate` itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.evidence import REQUEST_COLUMNS
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+CORE = [
+    "POST /api/orders",
+    "GET /api/orders/{id}",
+    "PATCH /api/orders/{id}",
+    "POST /api/payments",
+    "POST /api/payments/{id}/capture",
+    "GET /api/wallets/{id}",
+    "POST /api/shipping/assignments",
+    "POST /api/shipping/assignments/{id}/accept",
+]
+CAPTURE = "POST /api/payments/{id}/capture"
+PROBES = ["ledger_entries_balanced", "wallet_overdrafts", "duplicate_orders", "assignment_single_agent"]
+
+
+def iso(ts: float) -> str:
+    """ISO-8601 UTC with milliseconds, as the service logs."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class SyntheticRun:
+    """A run folder under construction; `write(path)` puts it on disk."""
+
+    kind: str = "load"
+    status: str = "complete"
+    t0: float = T0
+    warmup_s: float = 60.0
+    steady_s: float = 600.0
+    seed: int = 1
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    events: list[dict[str, Any]] | None = field(default_factory=list)
+    pool_rows: list[list[Any]] | None = field(default_factory=list)
+    races: list[dict[str, Any]] | None = None
+    faults: list[dict[str, Any]] | None = None
+    probes: list[dict[str, Any]] | None = field(
+        default_factory=lambda: [
+            {"name": n, "description": n, "violations": 0, "examples": [], "error": None} for n in PROBES
+        ]
+    )
+    thresholds: list[dict[str, Any]] = field(default_factory=list)
+    write_requests: bool = True
+
+    @property
+    def end(self) -> float:
+        """Epoch second the load ended."""
+        return self.t0 + self.warmup_s + self.steady_s
+
+    def window(self, phase: str) -> tuple[float, float]:
+        """(start, end) of a phase by name."""
+        if phase == "warmup":
+            return self.t0, self.t0 + self.warmup_s
+        return self.t0 + self.warmup_s, self.end
+
+    def add_requests(
+        self,
+        name: str,
+        latencies_ms: Any,
+        *,
+        status: int = 200,
+        error_code: str = "",
+        phase: str = "steady",
+        flow: str = "",
+        lag_ms: float = 0.0,
+        window: tuple[float, float] | None = None,
+    ) -> None:
+        """Requests of one name with the given service latencies, evenly spread over the phase."""
+        lat = np.asarray(latencies_ms, dtype=np.float64)
+        start, end = window or self.window(phase)
+        ts = np.linspace(start, end, num=len(lat), endpoint=False) + 0.0005
+        frame = pd.DataFrame(
+            {
+                "ts": ts,
+                "ts_intended": ts - lag_ms / 1000.0,
+                "name": name,
+                "status": status,
+                "latency_ms": lat,
+                "bytes": 512,
+                "error_code": error_code,
+                "phase": phase,
+                "worker": "w1",
+                "flow": flow,
+                "created_id": "",
+                "idempotency_key": "",
+            }
+        )
+        self.frames.append(frame)
+
+    def add_event(self, event: str, t: float | None = None, **fields: Any) -> None:
+        """One service.jsonl line (timestamp defaults to mid-steady)."""
+        assert self.events is not None
+        ts = t if t is not None else (self.window("steady")[0] + self.window("steady")[1]) / 2
+        self.events.append({"timestamp": iso(ts), "level": "info", "event": event, **fields})
+
+    def add_pool(
+        self,
+        *,
+        active: int = 5,
+        max_size: int = 20,
+        waiting: int = 0,
+        latency_ms: float = 5.0,
+        phase: str = "steady",
+        every_s: float = 1.0,
+    ) -> None:
+        """pool.csv rows every `every_s` over a phase."""
+        assert self.pool_rows is not None
+        start, end = self.window(phase)
+        for ts in np.arange(start, end, every_s):
+            util = active / max_size
+            self.pool_rows.append(
+                [
+                    f"{ts:.3f}",
+                    "healthy",
+                    max_size,
+                    active,
+                    max_size - active,
+                    waiting,
+                    max_size,
+                    f"{util:.3f}",
+                    f"{latency_ms:.2f}",
+                ]
+            )
+
+    def set_probe(self, name: str, violations: int, examples: list[dict[str, Any]] | None = None) -> None:
+        """Set one probe's violation count (added if absent)."""
+        assert self.probes is not None
+        for p in self.probes:
+            if p["name"] == name:
+                p["violations"], p["examples"] = violations, examples or []
+                return
+        self.probes.append(
+            {
+                "name": name,
+                "description": name,
+                "violations": violations,
+                "examples": examples or [],
+                "error": None,
+            }
+        )
+
+    def run_json(self, path: Path) -> dict[str, Any]:
+        """The run.json this folder gets."""
+        return {
+            "id": path.name,
+            "scenario": f"synthetic_{self.kind}",
+            "kind": self.kind,
+            "status": self.status,
+            "started_at": iso(self.t0),
+            "ended_at": iso(self.end),
+            "speedup": 60.0,
+            "duration_s": self.warmup_s + self.steady_s,
+            "nominal_rates_per_hour": {"orders_created": 50.0},
+            "effective_rates_per_hour": {"orders_created": 3000.0},
+            "phases": [
+                {"name": "warmup", "start": self.t0, "end": self.t0 + self.warmup_s},
+                {"name": "steady", "start": self.t0 + self.warmup_s, "end": self.end},
+            ],
+            "target": "http://127.0.0.1:8000",
+            "database": "synthetic",
+            "safeguards_off": [],
+            "workers": 1,
+            "versions": {"loadgate": "test", "python": "3.11"},
+            "machine": {"cores": 2, "memory_mb": 1024},
+            "processes": [],
+            "errors": [],
+        }
+
+    def write(self, path: Path) -> Path:
+        """Write every evidence file into `path` (created)."""
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "run.json").write_text(json.dumps(self.run_json(path), indent=2))
+        plan = {"scenario": f"synthetic_{self.kind}", "kind": self.kind, "thresholds": self.thresholds}
+        (path / "plan.json").write_text(json.dumps(plan))
+        if self.write_requests:
+            df = (
+                pd.concat(self.frames, ignore_index=True)
+                if self.frames
+                else pd.DataFrame(columns=REQUEST_COLUMNS)
+            )
+            df = df.sort_values("ts", kind="stable") if len(df) else df
+            df.to_csv(path / "requests.csv", index=False, columns=REQUEST_COLUMNS, float_format="%.4f")
+        if self.events is not None:
+            (path / "service.jsonl").write_text("".join(json.dumps(e) + "\n" for e in self.events))
+        if self.pool_rows is not None:
+            header = "ts,status,size,active,idle,waiting,max,utilization,latency_ms\n"
+            (path / "pool.csv").write_text(
+                header + "".join(",".join(map(str, r)) + "\n" for r in self.pool_rows)
+            )
+        if self.races is not None:
+            (path / "races.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.races))
+        if self.faults is not None:
+            (path / "faults.jsonl").write_text("".join(json.dumps(f) + "\n" for f in self.faults))
+        if self.probes is not None:
+            (path / "probes.json").write_text(json.dumps({"ran_at": iso(self.end), "probes": self.probes}))
+        return path
+
+
+def race_trial(
+    trial: int, winners: int, *, expected: int = 1, participants: int = 10, kind: str = "assignment_accept"
+) -> dict[str, Any]:
+    """One races.jsonl line with `winners` 2xx participants and the rest 409 ASSIGNMENT_TAKEN."""
+    parts = [
+        {
+            "actor": f"agent{i}",
+            "status": 200 if i < winners else 409,
+            "code": "" if i < winners else "ASSIGNMENT_TAKEN",
+            "latency_ms": 20.0 + i,
+            "sent_at": T0 + trial,
+        }
+        for i in range(participants)
+    ]
+    return {
+        "kind": kind,
+        "trial": trial,
+        "resource_id": f"res-{trial}",
+        "fire_at": T0 + trial,
+        "participants": parts,
+        "winners": winners,
+        "expected_winners": expected,
+    }
+
+
+def healthy_load(seed: int = 1, per_endpoint: int = 200) -> SyntheticRun:
+    """A load run on which every threshold of reports/thresholds.toml holds, with margin."""
+    rng = np.random.default_rng(seed)
+    run = SyntheticRun(kind="load", seed=seed)
+    for name in CORE:
+        run.add_requests(
+            name, rng.uniform(20, 150, size=per_endpoint), status=201 if name.startswith("POST") else 200
+        )
+        run.add_requests(name, rng.uniform(20, 400, size=20), phase="warmup")
+    run.add_requests("GET /health/live", rng.uniform(1, 10, size=60))
+    for _ in range(40):
+        run.add_event("lock_wait", duration=float(rng.uniform(1, 10)), resource="wallet")
+    for _ in range(5):
+        run.add_event("slow_query_detected", duration=150.0, threshold=100, operation="orders.find")
+    run.add_pool(active=5)
+    run.add_pool(active=4, phase="warmup")
+    return run
+
+
+def healthy_race(seed: int = 1, trials: int = 20) -> SyntheticRun:
+    """A race run on which every race-applicable threshold holds."""
+    run = SyntheticRun(kind="race", seed=seed, warmup_s=0.0, steady_s=60.0)
+    run.races = [race_trial(i, 1) for i in range(trials)]
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        run.add_event("lock_wait", duration=float(rng.uniform(1, 20)), resource="assignment")
+    run.add_requests(
+        "POST /api/shipping/assignments/{id}/accept", rng.uniform(10, 60, size=trials), status=200
+    )
+    run.add_requests(
+        "POST /api/shipping/assignments/{id}/accept",
+        rng.uniform(10, 60, size=trials * 9),
+        status=409,
+        error_code="ASSIGNMENT_TAKEN",
+    )
+    run.add_pool(active=8)
+    return run
