@@ -79,7 +79,7 @@ METRICS: dict[str, MetricSpec] = {
             "probes.json + service.jsonl",
             "ledger probe violations plus `ledger_invariant_violated` log events",
             _PROBE_SCOPE,
-            ("*ledger*",),
+            ("*ledger*", "capture_entries_balanced"),
         ),
         MetricSpec(
             "overdrafts",
@@ -88,7 +88,7 @@ METRICS: dict[str, MetricSpec] = {
             "probes.json",
             "wallets below zero",
             _PROBE_SCOPE,
-            ("*overdraft*", "*negative*balance*"),
+            ("no_negative_wallet", "*overdraft*", "*negative*balance*"),
         ),
         MetricSpec(
             "duplicate_orders",
@@ -97,7 +97,7 @@ METRICS: dict[str, MetricSpec] = {
             "probes.json",
             "orders created twice for one idempotency key",
             _PROBE_SCOPE,
-            ("*duplicate*order*",),
+            ("one_order_per_idempotency_key", "*duplicate*order*"),
         ),
         MetricSpec(
             "race_wrong_winner_trials",

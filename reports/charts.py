@@ -29,7 +29,7 @@ _COLORS = {"p50": "#4c78a8", "p95": "#f58518", "p99": "#e45756", "max": "#72b7b2
 
 def _png(fig: Any, title: str, chart_id: str, alt: str) -> Chart:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return {
         "id": chart_id,
@@ -69,7 +69,7 @@ def endpoint_latency(endpoints: list[dict[str, Any]], limit: float | None) -> Ch
     rows = [e for e in endpoints if e["name"] != "ALL"][:20]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.2))
+    fig, ax = plt.subplots(layout="constrained", figsize=(9, 0.45 * len(rows) + 1.2))
     y = np.arange(len(rows))
     for k, (key, off) in enumerate((("p50", -0.27), ("p95", 0.0), ("p99", 0.27))):
         ax.barh(y + off, [e["user"][key] for e in rows], height=0.26, color=_COLORS[key], label=key.upper())
@@ -97,7 +97,7 @@ def latency_over_time(ev: Evidence, t0: float, span: float) -> Chart | None:
     b, width = _buckets(df["t"].to_numpy(), t0, span)
     q = group_quantiles(b, df["latency_user_ms"].to_numpy())
     xs = np.array(sorted(q)) * width
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = plt.subplots(layout="constrained", figsize=(9, 3.2))
     for key in ("p50", "p95", "p99"):
         ax.plot(xs, [q[k][key] for k in sorted(q)], color=_COLORS[key], label=key.upper(), lw=1.2)
     _shade(ax, ev, t0)
@@ -121,7 +121,7 @@ def throughput_over_time(ev: Evidence, t0: float, span: float) -> Chart | None:
         np.bincount(np.clip(b, 0, None), weights=failed_mask(df["status"].to_numpy()), minlength=n) / width
     )
     xs = np.arange(n) * width
-    fig, ax = plt.subplots(figsize=(9, 3.0))
+    fig, ax = plt.subplots(layout="constrained", figsize=(9, 3.0))
     ax.plot(xs, total, color="#4c78a8", label="requests/s")
     ax.plot(xs, failed, color="#e45756", label="failed/s")
     _shade(ax, ev, t0)
@@ -135,7 +135,7 @@ def pool_over_time(ev: Evidence, t0: float) -> Chart | None:
     p = ev.pool
     if p is None or not len(p):
         return None
-    fig, ax = plt.subplots(figsize=(9, 3.0))
+    fig, ax = plt.subplots(layout="constrained", figsize=(9, 3.0))
     x = p["ts"].to_numpy() - t0
     ax.plot(x, p["utilization_pct"].to_numpy(), color="#54a24b", label="utilization %")
     ax.axhline(80, color="#f58518", ls="--", lw=0.8)
@@ -156,7 +156,7 @@ def bars(counts: dict[str, int], title: str, chart_id: str, color: str = "#4c78a
     items = [(k or "(none)", v) for k, v in counts.items() if v]
     if not items:
         return None
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(items) + 1.0))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 0.4 * len(items) + 1.0))
     ax.barh([k for k, _ in items], [v for _, v in items], color=color)
     ax.invert_yaxis()
     ax.tick_params(labelsize=8)

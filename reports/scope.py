@@ -55,7 +55,7 @@ def windows_for(ev: Evidence, selector: str) -> list[Window]:
 def _in_windows(t: npt.NDArray[np.float64], windows: Iterable[Window]) -> BoolArray:
     mask = np.zeros(len(t), dtype=bool)
     for w in windows:
-        mask |= (t >= w.start) & (t <= w.end)
+        mask |= (t >= w.start) & (t < w.end)  # half-open: a boundary sample belongs to the next phase
     return mask
 
 

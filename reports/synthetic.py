@@ -29,7 +29,15 @@ CORE = [
     "POST /api/shipping/assignments/{id}/accept",
 ]
 CAPTURE = "POST /api/payments/{id}/capture"
-PROBES = ["ledger_entries_balanced", "wallet_overdrafts", "duplicate_orders", "assignment_single_agent"]
+PROBES = [  # as harness/probes/*.sql names them
+    "assignment_single_acceptance",
+    "capture_entries_balanced",
+    "ledger_total_zero",
+    "no_negative_wallet",
+    "one_order_per_idempotency_key",
+    "order_history_single_path",
+    "unique_ledger_idempotency_key",
+]
 
 
 def iso(ts: float) -> str:
