@@ -81,7 +81,7 @@ def _select(ev: Evidence, t: npt.NDArray[np.float64], name: str, phase_column: p
     if phase_column is not None and name.partition(":")[0] not in _FAULT_SELECTORS:
         cats = phase_column.cat.categories if isinstance(phase_column.dtype, pd.CategoricalDtype) else None
         if cats is None or name in cats:
-            return np.asarray(phase_column == name, dtype=bool)
+            return np.array(phase_column == name, dtype=bool)  # a writable copy: callers narrow it in place
     return _in_windows(t, windows_for(ev, name))
 
 
