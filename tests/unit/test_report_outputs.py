@@ -1,4 +1,4 @@
-"""The four files (summary.json, junit.xml, summary.md, self-contained report.html), terminal table, CLI.
+"""The four files (summary.json, junit.xml, summary.md, self-contained report.html), terminal table, CLI."""
 
 from __future__ import annotations
 
