@@ -7,8 +7,8 @@ Rules:
 - Writers append and flush whole lines, so a file that does not end with a newline was cut by a
   killed run: its last partial line is dropped and a note says so. A malformed line elsewhere is
   an error (the evidence is corrupt, not incomplete).
-- `requests.csv` is read with pandas' pyarrow engine and explicit dtypes (1 M rows in about a
-  second); string columns become categoricals, which makes the per-name group-bys cheap.
+- `requests.csv` is read with pyarrow's CSV reader and explicit types (1 M rows in about 0.3 s);
+  string columns become categoricals, which makes the per-name group-bys cheap.
 - `service.jsonl` holds one `http_request_completed` line per request; those lines are skipped by
   a byte test before JSON parsing, since the report uses requests.csv for request latency.
 """
@@ -159,37 +159,61 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_jsonl(path: Path, notes: list[str], *, skip: bytes | None = None) -> list[dict[str, Any]]:
+    """Parse a JSON-lines file line by line (streamed: a 1 M-line service log never sits in memory whole)."""
     rows: list[dict[str, Any]] = []
     with open(path, "rb") as fh:
-        lines = fh.read().split(b"\n")
-    last = len(lines) - 1
-    for i, line in enumerate(lines):
-        if not line.strip() or (skip is not None and skip in line):
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if i == last:  # no newline after it: cut by a killed writer
-                notes.append(f"{path.name}: dropped a partial last line")
+        for no, line in enumerate(fh, start=1):
+            if not line.strip() or (skip is not None and skip in line):
                 continue
-            raise InvalidEvidence(f"{path}:{i + 1}: not JSON: {exc}") from exc
-        if isinstance(obj, dict):
-            rows.append(obj)
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if not line.endswith(b"\n"):  # the last line, cut by a killed writer
+                    notes.append(f"{path.name}: dropped a partial last line")
+                    continue
+                raise InvalidEvidence(f"{path}:{no}: not JSON: {exc}") from exc
+            if isinstance(obj, dict):
+                rows.append(obj)
     return rows
 
 
+def _header(source: Path | IO[bytes]) -> list[str]:
+    if isinstance(source, Path):
+        with open(source, "rb") as fh:
+            line = fh.readline()
+    else:
+        line = source.readline()
+        source.seek(0)
+    return line.decode("utf-8", "replace").strip().split(",")
+
+
 def load_requests(path: Path, notes: list[str]) -> pd.DataFrame:
-    """requests.csv -> DataFrame with derived columns `t` (intended or actual send) and `latency_user_ms`."""
+    """requests.csv -> DataFrame with derived columns `t` (intended or actual send) and `latency_user_ms`.
+
+    Read by pyarrow's CSV reader directly (pandas' pyarrow engine converts strings afterwards and
+    peaks at 3x the memory): only the columns the report uses, floats as float64, names and codes
+    dictionary-encoded straight into pandas categoricals. 1 M rows: about 0.3 s and 150 MB.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     source = _complete_part(path, notes)
-    try:
-        df = pd.read_csv(source, engine="pyarrow", dtype=_REQUEST_DTYPES)
-    except Exception as exc:
-        raise InvalidEvidence(f"{path}: unreadable CSV: {exc}") from exc
-    missing = [c for c in REQUEST_COLUMNS if c not in df.columns]
+    missing = [c for c in REQUEST_COLUMNS if c not in _header(source)]
     if missing:
         raise InvalidEvidence(f"{path}: missing columns {missing}")
-    for col in _CATEGORY_COLUMNS:
-        df[col] = df[col].astype("string").fillna("").astype("category")
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    types = {c: pa.float64() for c in _REQUEST_DTYPES} | {c: dictionary for c in _CATEGORY_COLUMNS}
+    try:
+        table = pacsv.read_csv(
+            source,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(types), column_types=types, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidEvidence(f"{path}: unreadable CSV: {exc}") from exc
+    df: pd.DataFrame = table.to_pandas()
+    del table
     df["status"] = df["status"].fillna(0).astype("int32")
     ts = df["ts"].to_numpy()
     intended = df["ts_intended"].to_numpy()
@@ -236,7 +260,7 @@ def load_pool(path: Path, notes: list[str]) -> pd.DataFrame:
         util = util * 100.0
     from_counts = 100.0 * df["active"] / df["max"].where(df["max"] > 0)
     df["utilization_pct"] = from_counts.fillna(util)
-    return df
+    return df.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
