@@ -36,7 +36,7 @@ class LocustProcesses:
     master_bind_host: str = "127.0.0.1"
     master_port: int = field(default_factory=free_port)
     expect_remote_workers: int = 0
-    stop_timeout_s: float = 5.0
+    stop_timeout_s: int = 5
     master: subprocess.Popen[bytes] | None = None
     worker_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 

@@ -21,11 +21,11 @@ class PoolSampler(threading.Thread):
         self.path = path
         self.interval_s = interval_s
         self.timeout_s = timeout_s
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.samples = 0
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         if self.is_alive():
             self.join(timeout=self.timeout_s + self.interval_s + 1)
 
@@ -54,9 +54,9 @@ class PoolSampler(threading.Thread):
             if new:
                 writer.writerow(COLUMNS)
             next_at = time.monotonic()
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 writer.writerow(self._sample(client))
                 fh.flush()
                 self.samples += 1
                 next_at += self.interval_s
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+                self._halt.wait(max(0.0, next_at - time.monotonic()))

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 
@@ -65,6 +66,21 @@ def spawn(
         if log is not None:
             log.close()
     return proc
+
+
+def spawn_with_output(
+    args: Sequence[str], *, output: IO[bytes], env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Like `spawn`, writing stdout and stderr to an already open file the caller keeps."""
+    return subprocess.Popen(
+        list(args),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+        preexec_fn=child_setup(None, None),
+    )
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int:

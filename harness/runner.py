@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -231,13 +232,20 @@ def _stop_all(
     status: str,
 ) -> None:
     exits: list[dict[str, Any]] = []
+
+    def attempt(what: str, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception as exc:
+            record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
+
     if locust is not None:
-        exits += locust.stop()
+        attempt("stopping Locust", lambda: exits.extend(locust.stop()))
     if sampler is not None:
-        sampler.stop()
+        attempt("stopping the pool sampler", sampler.stop)
     if stack is not None:
         if status != "failed" or stack.database_url:
-            _write_probes(run_dir, stack.database_url, record)
-        exits += stack.stop_service()
+            attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
+        attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
     record.data["processes"] = exits
     record.update(status=status, ended_at=iso(time.time()))

@@ -1,7 +1,8 @@
 """The reference service as a child process the harness (and the tests) own.
 
 `ServiceProcess` spawns `python -m reference_service` in its own session (so signals reach it and
-its children, and a Ctrl-C to the harness does not), waits until `/health/live` answers, and stops
+its children, and a Ctrl-C to the harness does not), bound to its parent's life
+(`harness.processes`), waits until `/health/live` answers, and stops
 it with SIGTERM, then SIGKILL after a grace period.
 """
 
@@ -23,6 +24,7 @@ import httpx
 
 from harness.db.base import free_port
 from harness.errors import RunFailed
+from harness.processes import spawn_with_output
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 10.0
@@ -91,13 +93,8 @@ class ServiceProcess:
             fd, name = tempfile.mkstemp(prefix="reference_service-", suffix=".log")
             self._output_path = Path(name)
             self._output = os.fdopen(fd, "ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "reference_service"],
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self._proc = spawn_with_output(
+            [sys.executable, "-m", "reference_service"], output=self._output, env=self._environment()
         )
         deadline = time.monotonic() + timeout_s
         with httpx.Client(timeout=1.0) as client:

@@ -292,11 +292,18 @@ def _probe_metric(with_ledger_events: bool = False) -> Measure:
 
 
 def race_winners(trial: dict[str, Any]) -> int:
-    """Winners of a race trial: 2xx participants when listed (raw evidence), else the recorded count."""
+    """Winners of a race trial, recounted from the participants when listed (raw evidence).
+
+    A win is a 2xx, except for `idempotent_create`, where twenty 201s carrying one order id are
+    one creation and nineteen replays: there a win is a distinct created order id (docs/contracts.md).
+    """
     parts = trial.get("participants")
-    if isinstance(parts, list) and parts:
-        return sum(1 for p in parts if isinstance(p, dict) and 200 <= int(p.get("status") or 0) < 300)
-    return int(trial.get("winners") or 0)
+    if not isinstance(parts, list) or not parts:
+        return int(trial.get("winners") or 0)
+    ok = [p for p in parts if isinstance(p, dict) and 200 <= int(p.get("status") or 0) < 300]
+    if trial.get("kind") == "idempotent_create":
+        return len({p.get("created_id") for p in ok if p.get("created_id")})
+    return len(ok)
 
 
 def _races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:

@@ -1,0 +1,113 @@
+"""End-to-end helpers: run the real `harness` CLI as a user would, and watch its process tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class HarnessProcess:
+    """A `harness` CLI run in its own process group, with every descendant it ever had."""
+
+    proc: subprocess.Popen[str]
+    runs_dir: Path
+    seen: dict[int, str] = field(default_factory=dict)
+
+    def watch(self) -> None:
+        try:
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                self.seen.setdefault(child.pid, " ".join(child.cmdline()[:3]))
+        except psutil.Error:
+            pass
+
+    def wait_for(self, predicate: Any, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.watch()
+            if predicate():
+                return True
+            if self.proc.poll() is not None:
+                return bool(predicate())
+            time.sleep(0.2)
+        return bool(predicate())
+
+    def run_dir(self) -> Path | None:
+        latest = self.runs_dir / "latest"
+        return latest.resolve() if latest.exists() else None
+
+    def survivors(self) -> dict[int, str]:
+        alive = {}
+        for pid, cmd in self.seen.items():
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive[pid] = cmd
+            except psutil.NoSuchProcess:
+                continue
+        return alive
+
+    def finish(self, timeout_s: float) -> tuple[int, str]:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            out, _ = self.proc.communicate()
+        return self.proc.returncode, out
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Any]:
+    started: list[HarnessProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> HarnessProcess:
+        runs = tmp_path / "runs"
+        cmd = [sys.executable, "-m", "harness.cli", *args, "--runs-dir", str(runs)]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        hp = HarnessProcess(proc, runs)
+        started.append(hp)
+        return hp
+
+    yield start
+    for hp in started:
+        if hp.proc.poll() is None:
+            os.killpg(hp.proc.pid, signal.SIGKILL)
+            hp.proc.communicate()
+        for pid in hp.survivors():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if hp.proc.stdout is not None:
+            hp.proc.stdout.close()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def scenario_file(tmp_path: Path, text: str, name: str = "tiny") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,147 @@
+"""`harness run` as a user runs it: real PostgreSQL, real service, real Locust, real report.
+
+Each run is seconds long (a high speed-up) and every test checks the run folder, the exit status
+and that no process the harness started outlives it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import read_json, scenario_file
+
+pytestmark = pytest.mark.e2e
+
+TINY_LOAD = """
+name = "tiny_load"
+description = "end-to-end test: the peak mix for a few seconds"
+kind = "load"
+speedup = 600
+arrival = "poisson"
+seed = 7
+
+[rates]
+orders_created = 200
+payments_initiated = 200
+payments_captured = 120
+deliveries_confirmed = 80
+agent_assignments = 150
+admin_metrics = 50
+
+[[phases]]
+name = "warmup"
+duration_s = 600
+scale = 0.25
+
+[[phases]]
+name = "steady"
+duration_s = 3600
+"""
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_short_load_run_leaves_complete_evidence_and_a_verdict(harness: Any, tmp_path: Path) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    run = harness("run", str(scenario))
+    code, out = run.finish(timeout_s=180)
+    assert code in (0, 1), out
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record.get("errors")
+    assert record["speedup"] == 600
+    assert record["nominal_rates_per_hour"]["orders_created"] == pytest.approx(50)
+    assert record["effective_rates_per_hour"]["orders_created"] == pytest.approx(50 * 600)
+    assert {p["name"] for p in record["processes"]} >= {"service", "locust"}
+
+    rows = _rows(run_dir / "requests.csv")
+    created = [r for r in rows if r["name"] == "POST /api/orders" and r["flow"] == "orders_created"]
+    # 200/h x (0.25 x 600 s + 3600 s) / 3600 = 208 orders nominal, the same at every speed-up.
+    expected = 200 * (0.25 * 600 + 3600) / 3600
+    assert abs(len(created) - expected) < 4 * math.sqrt(expected), (len(created), expected)
+    assert all(r["ts_intended"] for r in created), "open-model arrivals carry their intended send time"
+    assert not any("/api/orders/" in r["name"] and "{" not in r["name"] for r in rows), "names are templates"
+
+    assert _rows(run_dir / "pool.csv"), "pool sampled every second"
+    probes = read_json(run_dir / "probes.json")
+    assert probes["probes"] and all(p["violations"] == 0 for p in probes["probes"]), probes
+    assert (run_dir / "service.jsonl").stat().st_size > 0
+    for name in ("report.html", "summary.json", "junit.xml", "summary.md"):
+        assert (run_dir / name).exists(), name
+    assert run.survivors() == {}
+
+
+def test_ctrl_c_half_way_keeps_the_evidence_marks_it_incomplete_and_leaves_no_process(
+    harness: Any, tmp_path: Path
+) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD.replace("speedup = 600", "speedup = 60"))
+    run = harness("run", str(scenario))
+
+    def has_samples() -> bool:
+        run_dir = run.run_dir()
+        return bool(run_dir and (run_dir / "requests.csv").exists() and len(_rows(run_dir / "requests.csv")) > 5)
+
+    assert run.wait_for(has_samples, timeout_s=90), run.finish(5)[1]
+    os.killpg(run.proc.pid, signal.SIGINT)
+    code, out = run.finish(timeout_s=90)
+    assert code == 130, out
+    run_dir = run.run_dir()
+    assert run_dir is not None
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "incomplete"
+    assert any("interrupted" in e["message"] for e in record["errors"])
+    assert len(_rows(run_dir / "requests.csv")) > 5
+    assert run.survivors() == {}, run.survivors()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "incomplete" in json.dumps(summary).lower()
+
+
+def test_a_service_crash_mid_run_marks_the_run_incomplete_and_stops_everything(
+    harness: Any, tmp_path: Path
+) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD.replace("speedup = 600", "speedup = 60"))
+    run = harness("run", str(scenario), "--no-report")
+
+    def service_pid() -> int | None:
+        run_dir = run.run_dir()
+        if not run_dir or not (run_dir / "run.json").exists():
+            return None
+        for proc in read_json(run_dir / "run.json").get("processes", []):
+            if proc["name"] == "service" and proc.get("pid") and (run_dir / "requests.csv").exists():
+                return int(proc["pid"])
+        return None
+
+    assert run.wait_for(lambda: service_pid() is not None, timeout_s=90), run.finish(5)[1]
+    pid = service_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    code, out = run.finish(timeout_s=90)
+    run_dir = run.run_dir()
+    assert run_dir is not None
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "incomplete", out
+    assert any("service exited" in e["message"] for e in record["errors"]), record["errors"]
+    assert run.survivors() == {}, run.survivors()
+    assert code == 0  # --no-report: nothing judged; the harness itself did its job
+
+
+def test_a_bad_scenario_stops_before_anything_starts(harness: Any, tmp_path: Path) -> None:
+    bad = scenario_file(tmp_path, TINY_LOAD.replace("orders_created = 200", "orders_created = -5"), "bad")
+    run = harness("run", str(bad))
+    code, out = run.finish(timeout_s=60)
+    assert code == 2
+    assert "bad.toml" in out and "orders_created" in out
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert run.seen == {} or run.survivors() == {}
