@@ -1,0 +1,49 @@
+"""The gate's reason to exist: the same race scenario passes with its safeguard and fails without."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import read_json
+
+pytestmark = pytest.mark.e2e
+
+
+def _trials(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "races.jsonl").read_text().splitlines() if line]
+
+
+def test_acceptance_race_without_its_lock_fails_the_gate_with_two_winners(harness: Any) -> None:
+    run = harness("run", "acceptance_race", "--speedup", "2", "--safeguards-off", "assignment_lock")
+    code, out = run.finish(timeout_s=180)
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    assert read_json(run_dir / "run.json")["safeguards_off"] == ["assignment_lock"]
+    trials = _trials(run_dir)
+    assert trials and max(t["winners"] for t in trials) >= 2, "the race must reproduce without its lock"
+    assert code == 1, out
+    summary = read_json(run_dir / "summary.json")
+    assert "race" in json.dumps(summary).lower()
+    assert run.survivors() == {}
+
+
+def test_acceptance_race_across_two_workers_has_one_winner_per_trial(harness: Any) -> None:
+    run = harness("run", "acceptance_race", "--speedup", "2", "--workers", "2")
+    code, out = run.finish(timeout_s=180)
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record["errors"]
+    assert {p["name"] for p in record["processes"]} >= {"locust-master", "locust-worker-0", "locust-worker-1"}
+    trials = _trials(run_dir)
+    assert trials and all(t["winners"] == 1 for t in trials), [t["winners"] for t in trials]
+    with open(run_dir / "requests.csv", newline="") as fh:
+        workers = {row["worker"] for row in csv.DictReader(fh)}
+    assert len(workers) >= 2, f"samples from both workers gathered into one file: {workers}"
+    assert code == 0, out
+    assert run.survivors() == {}
