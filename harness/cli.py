@@ -141,13 +141,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_list() -> int:
     from harness.scenario import list_scenarios, list_suites
 
-    print(f"{'scenario':<20} {'kind':<9} {'nominal':>10} {'speed-up':>9} {'runs':>7}  description")
+    header = ("scenario", "kind", "orders", "nominal", "speed-up", "runs")
+    print("{:<20} {:<9} {:>9} {:>9} {:>9} {:>6}  description".format(*header))
     for s in list_scenarios():
         plan = s.resolve(None).to_json()
         nominal = plan["duration_s"] * plan["speedup"]
+        rates = [p["nominal_rates_per_hour"].get("orders_created", 0) for p in plan["phases"]]
+        rate = f"{max(rates):.0f}/h" if any(rates) else "-"
         print(
-            f"{s.name:<20} {plan['kind']:<9} {nominal / 60:>8.1f}m {plan['speedup']:>8g}x "
-            f"{plan['duration_s']:>6.0f}s  {s.description}"
+            f"{s.name:<20} {plan['kind']:<9} {rate:>9} {nominal / 60:>8.1f}m {plan['speedup']:>8g}x "
+            f"{plan['duration_s']:>6.0f}s  {_headline(s.description)}"
         )
     suites = list_suites()
     if suites:
@@ -155,6 +158,12 @@ def _cmd_list() -> int:
         for suite in suites:
             print(f"{suite.name:<20} {', '.join(m.name for m in suite.scenarios)}")
     return 0
+
+
+def _headline(text: str, width: int = 70) -> str:
+    """The first clause of a description, cut to `width` (the whole text is in the file)."""
+    first = text.split(": ")[0].split(". ")[0].strip()
+    return first if len(first) <= width else first[: width - 1].rstrip() + "…"
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
