@@ -1,0 +1,35 @@
+"""Fault injection for chaos runs: validate a plan's faults, inject them on schedule, log them.
+
+Usage (the runner): `validate_all(plan["faults"], "embedded")` before anything starts; a
+`FaultProxy` started before the service when a `db_latency` fault is planned; then
+`FaultScheduler(plan["faults"], FaultContext(...), run_dir / "faults.jsonl", t0).start()` when
+the load starts, and `.stop()` in the run's `finally`.
+"""
+
+from __future__ import annotations
+
+from harness.faults.base import FaultContext, FaultFailed, Injector
+from harness.faults.keeper import on_keeper
+from harness.faults.proxy import FaultProxy, Toxic
+from harness.faults.registry import KINDS, injector, validate, validate_all
+from harness.faults.schedule import FaultScheduler
+
+__all__ = [
+    "KINDS",
+    "FaultContext",
+    "FaultFailed",
+    "FaultProxy",
+    "FaultScheduler",
+    "Injector",
+    "Toxic",
+    "injector",
+    "needs_proxy",
+    "on_keeper",
+    "validate",
+    "validate_all",
+]
+
+
+def needs_proxy(faults: list[dict[str, object]]) -> bool:
+    """Whether the plan has a fault that needs the proxy in front of PostgreSQL (start it first)."""
+    return any(f.get("kind") == "db_latency" for f in faults)

@@ -1,0 +1,118 @@
+"""Faults on the PostgreSQL server process itself: `db_restart`, `db_crash`, `db_pause`.
+
+They need the postmaster we own (the embedded backend); validation refuses them elsewhere. The
+server comes back on the same port and data folder, so the service's URL stays valid and the
+test of the fault is whether the service recovers by itself.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from harness.db.base import DatabaseError
+from harness.db.embedded import EmbeddedPostgres
+from harness.faults.base import FaultContext, FaultFailed, FaultKind, no_unknown
+from harness.faults.keeper import on_keeper
+
+EXIT_TIMEOUT_S = 15.0
+START_TIMEOUT_S = 60.0
+
+
+def _pg(context: FaultContext, kind: str) -> EmbeddedPostgres:
+    if context.pg is None:
+        raise FaultFailed(f"{kind}: no embedded PostgreSQL in this run")
+    return context.pg
+
+
+def _start(pg: EmbeddedPostgres, kind: str) -> str:
+    """Start the server again from the keeper thread (see keeper.py for why not from ours)."""
+    try:
+        on_keeper(pg.start, timeout_s=START_TIMEOUT_S)
+    except (DatabaseError, TimeoutError) as exc:
+        raise FaultFailed(f"{kind}: PostgreSQL did not start again: {exc}") from exc
+    return f"PostgreSQL running again (pid {pg.pid}, port {pg.port})"
+
+
+class DbRestart:
+    """Fast shutdown (SIGINT: sessions rolled back, clean checkpoint) now, start at revert."""
+
+    kind = "db_restart"
+
+    def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
+        self.pg = _pg(context, self.kind)
+
+    def apply(self) -> str:
+        pid = self.pg.pid
+        if pid is None:
+            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
+        code = self.pg.stop("fast")
+        return f"fast shutdown of postmaster {pid} (exit {code})"
+
+    def revert(self) -> str:
+        return _start(self.pg, self.kind)
+
+
+class DbCrash:
+    """SIGKILL the postmaster (its backends follow it); start at revert runs crash recovery."""
+
+    kind = "db_crash"
+
+    def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
+        self.pg = _pg(context, self.kind)
+
+    def apply(self) -> str:
+        pid = self.pg.pid
+        if pid is None:
+            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
+        self.pg.signal(signal.SIGKILL)
+        code = self.pg.wait_exit(EXIT_TIMEOUT_S)
+        if code is None:
+            raise FaultFailed(f"{self.kind}: postmaster {pid} still alive {EXIT_TIMEOUT_S:g}s after SIGKILL")
+        return f"SIGKILL postmaster {pid} (exit {code})"
+
+    def revert(self) -> str:
+        return _start(self.pg, self.kind)
+
+
+class DbPause:
+    """SIGSTOP the whole process group (postmaster and backends): connections hang, none fail."""
+
+    kind = "db_pause"
+
+    def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
+        self.pg = _pg(context, self.kind)
+
+    def apply(self) -> str:
+        pid = self.pg.pid
+        if pid is None:
+            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
+        try:
+            self.pg.signal(signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError, DatabaseError) as exc:
+            raise FaultFailed(f"{self.kind}: could not stop process group {pid}: {exc}") from exc
+        return f"SIGSTOP process group {pid}"
+
+    def revert(self) -> str:
+        pid = self.pg.pid
+        if pid is None:
+            return "nothing to resume: PostgreSQL is not running"
+        # Always sent, even after a failed apply: a group left stopped would hang the whole run.
+        try:
+            self.pg.signal(signal.SIGCONT)
+        except (ProcessLookupError, PermissionError, DatabaseError) as exc:
+            raise FaultFailed(f"{self.kind}: could not resume process group {pid}: {exc}") from exc
+        return f"SIGCONT process group {pid}"
+
+
+def _no_params(params: Mapping[str, Any], where: str) -> None:
+    no_unknown(params, set(), where)
+
+
+_NEEDS = "the embedded PostgreSQL (its postmaster is ours to signal)"
+KINDS = [
+    FaultKind("db_restart", _no_params, ("embedded",), _NEEDS, DbRestart),
+    FaultKind("db_crash", _no_params, ("embedded",), _NEEDS, DbCrash),
+    FaultKind("db_pause", _no_params, ("embedded",), _NEEDS, DbPause),
+]
