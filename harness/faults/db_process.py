@@ -7,9 +7,12 @@ test of the fault is whether the service recovers by itself.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Mapping
 from typing import Any
+
+import psutil
 
 from harness.db.base import DatabaseError
 from harness.db.embedded import EmbeddedPostgres
@@ -77,33 +80,51 @@ class DbCrash:
 
 
 class DbPause:
-    """SIGSTOP the whole process group (postmaster and backends): connections hang, none fail."""
+    """SIGSTOP the postmaster and every backend: connections hang, none fail.
+
+    Signalling the postmaster's process group is not enough: each PostgreSQL backend calls
+    setsid() and lives in a group of its own, so open connections would keep answering. So the
+    postmaster is stopped first (it can then fork no new backend) and then each of its
+    descendants; revert resumes them in the reverse order.
+    """
 
     kind = "db_pause"
 
     def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
         self.pg = _pg(context, self.kind)
+        self.stopped: list[psutil.Process] = []
 
     def apply(self) -> str:
         pid = self.pg.pid
         if pid is None:
             raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
         try:
-            self.pg.signal(signal.SIGSTOP)
-        except (ProcessLookupError, PermissionError, DatabaseError) as exc:
-            raise FaultFailed(f"{self.kind}: could not stop process group {pid}: {exc}") from exc
-        return f"SIGSTOP process group {pid}"
+            postmaster = psutil.Process(pid)
+            postmaster.send_signal(signal.SIGSTOP)
+            self.stopped.append(postmaster)
+            for child in postmaster.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):  # a backend that just exited
+                    child.send_signal(signal.SIGSTOP)
+                    self.stopped.append(child)
+        except (psutil.Error, OSError) as exc:
+            raise FaultFailed(f"{self.kind}: could not stop postmaster {pid}: {exc}") from exc
+        return f"SIGSTOP postmaster {pid} and {len(self.stopped) - 1} backends"
 
     def revert(self) -> str:
-        pid = self.pg.pid
-        if pid is None:
-            return "nothing to resume: PostgreSQL is not running"
-        # Always sent, even after a failed apply: a group left stopped would hang the whole run.
-        try:
-            self.pg.signal(signal.SIGCONT)
-        except (ProcessLookupError, PermissionError, DatabaseError) as exc:
-            raise FaultFailed(f"{self.kind}: could not resume process group {pid}: {exc}") from exc
-        return f"SIGCONT process group {pid}"
+        # Always sent, even after a failed apply: a server left stopped would hang the whole run.
+        resumed, errors = 0, []
+        for proc in reversed(self.stopped):
+            try:
+                proc.send_signal(signal.SIGCONT)
+                resumed += 1
+            except psutil.NoSuchProcess:
+                pass
+            except (psutil.Error, OSError) as exc:
+                errors.append(f"{proc.pid}: {exc}")
+        self.stopped.clear()
+        if errors:
+            raise FaultFailed(f"{self.kind}: could not resume {', '.join(errors)}")
+        return f"SIGCONT {resumed} processes"
 
 
 def _no_params(params: Mapping[str, Any], where: str) -> None:
