@@ -151,6 +151,13 @@ class FaultProxy:
             for conn in list(self._conns):
                 conn.close(reset=False)
             self._conns.clear()
+            # Let each handler see its aborted sockets and end, so no task dies pending.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=2)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
         with contextlib.suppress(RuntimeError, TimeoutError):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
