@@ -51,5 +51,5 @@ def make_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
 
             with psycopg.connect(pg_admin_url, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        except Exception:  # noqa: BLE001 - cleanup must not mask the test's own result
+        except Exception:  # cleanup must not mask the test's own result
             pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -94,10 +95,8 @@ def harness(tmp_path: Path) -> Iterator[Any]:
             os.killpg(hp.proc.pid, signal.SIGKILL)
             hp.proc.communicate()
         for pid in hp.survivors():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if hp.proc.stdout is not None:
             hp.proc.stdout.close()
 

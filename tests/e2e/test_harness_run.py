@@ -91,7 +91,8 @@ def test_ctrl_c_half_way_keeps_the_evidence_marks_it_incomplete_and_leaves_no_pr
 
     def has_samples() -> bool:
         run_dir = run.run_dir()
-        return bool(run_dir and (run_dir / "requests.csv").exists() and len(_rows(run_dir / "requests.csv")) > 5)
+        requests = run_dir / "requests.csv" if run_dir else None
+        return bool(requests and requests.exists() and len(_rows(requests)) > 5)
 
     assert run.wait_for(has_samples, timeout_s=90), run.finish(5)[1]
     os.killpg(run.proc.pid, signal.SIGINT)

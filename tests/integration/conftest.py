@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from service_helpers import Stack
 
 from harness.db.base import recreate_database, with_database
 from harness.service_process import ServiceProcess
 from reference_service.seed import seed
+from tests.integration.service_helpers import Stack
 
 SEED_BALANCE_CENTS = 10_000_000
 

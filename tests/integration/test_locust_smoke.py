@@ -72,8 +72,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     """An API.md backend on loopback with its fixtures file; stopped at the end."""
     fixtures = tmp_path / "fixtures.json"
     if request.param == "stub":
-        sys.path.insert(0, str(STUB.parent))
-        import locust_stub_api
+        from tests.integration import locust_stub_api
 
         fixtures.write_text(json.dumps(locust_stub_api.fixtures(n_agents=12)))
         port = free_port()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from service_helpers import (
+
+from tests.integration.service_helpers import (
     Stack,
     assert_error,
     auth,

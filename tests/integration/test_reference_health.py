@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from service_helpers import Stack, assert_error, auth, create_order, poll_until
 
 from harness.db.embedded import EmbeddedPostgres
 from harness.service_process import ServiceProcess
 from reference_service.seed import seed
+from tests.integration.service_helpers import Stack, assert_error, auth, create_order, poll_until
 
 pytestmark = pytest.mark.integration
 

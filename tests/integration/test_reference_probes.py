@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from service_helpers import Stack, auth, confirmed_order, create_order, open_assignment
 
 from harness.probes import load_probes, run_probes
 from reference_service.seed import seed
+from tests.integration.service_helpers import Stack, auth, confirmed_order, create_order, open_assignment
 
 pytestmark = pytest.mark.integration
 

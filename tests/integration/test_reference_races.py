@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from service_helpers import (
+
+from tests.integration.service_helpers import (
     Json,
     Stack,
     assert_error,

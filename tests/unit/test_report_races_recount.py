@@ -17,7 +17,8 @@ def test_replayed_idempotent_creations_are_one_winner() -> None:
 
 
 def test_two_distinct_orders_from_one_key_are_two_winners_whatever_the_recorded_count() -> None:
-    trial = {"kind": "idempotent_create", "participants": [_p(201, "o1"), _p(201, "o2"), _p(409)], "winners": 1}
+    parts = [_p(201, "o1"), _p(201, "o2"), _p(409)]
+    trial = {"kind": "idempotent_create", "participants": parts, "winners": 1}
     assert race_winners(trial) == 2
 
 
