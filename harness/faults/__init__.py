@@ -8,6 +8,9 @@ the load starts, and `.stop()` in the run's `finally`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from harness.faults.base import FaultContext, FaultFailed, Injector
 from harness.faults.keeper import on_keeper
 from harness.faults.proxy import FaultProxy, Toxic
@@ -30,6 +33,6 @@ __all__ = [
 ]
 
 
-def needs_proxy(faults: list[dict[str, object]]) -> bool:
+def needs_proxy(faults: Sequence[Mapping[str, Any]]) -> bool:
     """Whether the plan has a fault that needs the proxy in front of PostgreSQL (start it first)."""
     return any(f.get("kind") == "db_latency" for f in faults)

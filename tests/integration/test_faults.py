@@ -21,7 +21,7 @@ import pytest
 
 from harness.db.base import recreate_database, with_database
 from harness.db.embedded import EmbeddedPostgres
-from harness.faults import FaultContext, FaultFailed, FaultScheduler, injector
+from harness.faults import FaultContext, FaultFailed, FaultProxy, FaultScheduler, injector
 from harness.processes import spawn, wait_until
 from harness.service_process import ServiceProcess
 from reference_service.seed import seed
@@ -102,6 +102,57 @@ def test_db_pause_makes_health_db_503_while_live_stays_200(rig: Rig) -> None:
     finally:
         fault.revert()
     _healthy(rig)
+
+
+# Query timeout of SERVICE_ENV: statement_timeout 1 s + the service's 1 s client-side margin.
+QUERY_TIMEOUT_S = 2.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reference service: on a paused database the first /health/db takes ~12 s, not the 2 s "
+    "query timeout: cancelling the abandoned query blocks the request (reference_service/db.py _run)",
+)
+def test_db_pause_first_request_answers_503_within_the_query_timeout(rig: Rig) -> None:
+    _healthy(rig)
+    fault = injector({"kind": "db_pause", "start_s": 0, "duration_s": 1}, rig.context())
+    try:
+        fault.apply()
+        start = time.monotonic()
+        response = httpx.get(f"{rig.service.base_url}/health/db", timeout=30.0)
+        took = time.monotonic() - start
+    finally:
+        fault.revert()
+    _healthy(rig)
+    assert response.status_code == 503
+    assert took < QUERY_TIMEOUT_S + 1.5, f"503 after {took:.1f}s"
+
+
+def test_db_latency_through_a_proxy_started_before_the_service(rig: Rig, tmp_path: Path) -> None:
+    """The runner's wiring: proxy first, the service's DATABASE_URL through it, then the toxic."""
+    proxy = FaultProxy.for_url(rig.url)
+    proxy.start()
+    service = ServiceProcess(
+        proxy.url(rig.url), log_file=tmp_path / "s.jsonl", output_file=tmp_path / "s.log", env=SERVICE_ENV
+    )
+    try:
+        service.start(timeout_s=30)
+        _until(lambda: _status(service.base_url, "/health/db") == 200, "200 through the proxy")
+        assert proxy.connections >= 1
+        context = FaultContext(pg=rig.pg, service=service, database_url=rig.url, proxy=proxy)
+        fault = injector(
+            {"kind": "db_latency", "start_s": 0, "duration_s": 1, "params": {"reset_peer": True}}, context
+        )
+        try:
+            fault.apply()
+            _until(lambda: _status(service.base_url, "/health/db") == 503, "503 while connections are reset")
+            assert _status(service.base_url, "/health/live") == 200
+        finally:
+            fault.revert()
+        _until(lambda: _status(service.base_url, "/health/db") == 200, "200 after the toxic is cleared")
+    finally:
+        service.stop()
+        proxy.stop()
 
 
 @pytest.mark.parametrize("kind", ["db_restart", "db_crash"])
