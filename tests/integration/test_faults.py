@@ -257,6 +257,32 @@ def test_pool_exhaustion_refuses_new_connections_until_reverted(rig: Rig) -> Non
     psycopg.connect(rig.url, connect_timeout=5).close()
 
 
+def test_pool_exhaustion_gives_503_to_a_service_that_needs_a_connection(rig: Rig, tmp_path: Path) -> None:
+    """A service (re)started while the database is full cannot get a connection: 503, then recovery."""
+    fault = injector({"kind": "pool_exhaustion", "start_s": 0, "duration_s": 1}, rig.context())
+    service = ServiceProcess(
+        rig.url, log_file=tmp_path / "s.jsonl", output_file=tmp_path / "s.log", env=SERVICE_ENV
+    )
+    try:
+        fault.apply()
+        # Default size: every slot but the superuser-reserved ones, which the superuser
+        # service can still take; so take those too, as the test's "other tenant".
+        extra = [psycopg.connect(rig.url, connect_timeout=5) for _ in range(3)]
+        try:
+            service.start(timeout_s=30)
+            _until(lambda: _status(service.base_url, "/health/db") == 503, "503 with no free connection")
+            assert _status(service.base_url, "/health/live") == 200
+        finally:
+            for conn in extra:
+                conn.close()
+    finally:
+        fault.revert()
+    try:
+        _until(lambda: _status(service.base_url, "/health/db") == 200, "200 once connections are released")
+    finally:
+        service.stop()
+
+
 def test_lock_hold_blocks_for_update_nowait_with_55p03(rig: Rig) -> None:
     spec = {"kind": "lock_hold", "start_s": 0, "duration_s": 1, "params": {"table": "wallets", "limit": 3}}
     fault = injector(spec, rig.context())
