@@ -41,7 +41,9 @@ class LocustProcesses:
     worker_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        # Locust's own switch for a process that imports it without running it (tests do): a
+        # Locust process that inherits it runs unpatched and its workers never reach the master.
+        env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
         env.update(
             LOADGATE_PLAN=str(self.plan_path.resolve()),
             LOADGATE_FIXTURES=str(self.fixtures_path.resolve()),

@@ -170,6 +170,8 @@ def run_plan(
             locust.master_port = options.master_port
         t0 = time.time()
         locust.start()
+        for name, pid in locust.pids():
+            record.add_process({"name": name, "pid": pid})
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
         progress = Progress(
             run_dir,

@@ -11,14 +11,20 @@ from types import SimpleNamespace
 import pytest
 
 # Pure logic only here: gevent's monkey-patching would change sockets and threads for every
-# other test in this pytest process (and warns, which the suite turns into an error).
+# other test in this pytest process (and warns, which the suite turns into an error). The switch
+# is taken back at once: left in os.environ, every Locust process a later test starts would
+# inherit it, run unpatched, and its workers would never reach their master.
+_SET_HERE = "LOCUST_SKIP_MONKEY_PATCH" not in os.environ
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 
-from harness.scenario import load_scenario
-from locustfiles.common.client import Call
-from locustfiles.common.plan import parse_plan
-from locustfiles.common.races import winners
-from locustfiles.common.samples import COLUMNS, SampleWriter, classify_exception, make_row
+from harness.scenario import load_scenario  # noqa: E402
+from locustfiles.common.client import Call  # noqa: E402
+from locustfiles.common.plan import parse_plan  # noqa: E402
+from locustfiles.common.races import winners  # noqa: E402
+from locustfiles.common.samples import COLUMNS, SampleWriter, classify_exception, make_row  # noqa: E402
+
+if _SET_HERE:
+    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 
 def row(**kw: object) -> dict[str, object]:

@@ -1,0 +1,117 @@
+"""`harness run` against a backend someone else runs, and Locust spread over separate processes
+as it would be over machines (`--master` here, `harness worker` there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.db.base import free_port
+from harness.processes import wait_until
+from harness.service_process import ServiceProcess
+from harness.stack import migrate_and_seed
+from tests.e2e.conftest import ROOT, read_json, scenario_file
+from tests.e2e.test_harness_run import TINY_LOAD
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def someone_elses_service(
+    make_database: Callable[[], str], tmp_path: Path
+) -> Iterator[tuple[str, str, Path]]:
+    """A seeded reference service the harness did not start: (base URL, database URL, fixtures)."""
+    url = make_database()
+    fixtures = tmp_path / "their-fixtures.json"
+    migrate_and_seed(url, fixtures)
+    service = ServiceProcess(url, log_file=tmp_path / "their.jsonl", output_file=tmp_path / "their.log")
+    service.start()
+    try:
+        yield service.base_url, url, fixtures
+    finally:
+        service.stop()
+
+
+def test_target_mode_starts_nothing_and_probes_the_given_database(
+    harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
+) -> None:
+    base_url, database_url, fixtures = someone_elses_service
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    run = harness(
+        "run",
+        str(scenario),
+        "--target",
+        base_url,
+        "--fixtures",
+        str(fixtures),
+        "--database-url",
+        database_url,
+    )
+    code, out = run.finish(timeout_s=180)
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record["errors"]
+    assert record["target"] == base_url
+    assert "service" not in {p["name"] for p in record["processes"]}, "nothing but Locust is started"
+    probes = read_json(run_dir / "probes.json")
+    assert probes["probes"] and all(p["error"] is None for p in probes["probes"])
+    assert (run_dir / "requests.csv").stat().st_size > 0
+    assert code in (0, 1, 2), out  # the verdict depends on evidence only a harness-run service writes
+    assert run.survivors() == {}
+
+
+def test_target_must_be_loopback(harness: Any, tmp_path: Path) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    fixtures = tmp_path / "f.json"
+    fixtures.write_text("{}")
+    run = harness("run", str(scenario), "--target", "http://10.1.2.3:80", "--fixtures", str(fixtures))
+    code, out = run.finish(timeout_s=60)
+    assert code == 2
+    assert "loopback" in out
+
+
+def test_a_master_waits_for_a_worker_started_elsewhere(harness: Any, tmp_path: Path) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    port = free_port()
+    master = harness("run", str(scenario), "--master", "--expect-workers", "1", "--master-port", str(port))
+
+    def ready() -> bool:
+        run_dir = master.run_dir()
+        return bool(run_dir and (run_dir / "plan.json").exists() and (run_dir / "fixtures.json").exists())
+
+    assert master.wait_for(ready, timeout_s=90), master.finish(5)[1]
+    run_dir = master.run_dir()
+    assert run_dir is not None
+    assert wait_until(lambda: (run_dir / "locust.log").exists(), timeout_s=30)
+    plan, fixtures = str(run_dir / "plan.json"), str(run_dir / "fixtures.json")
+    worker_cmd = ["worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *worker_cmd, "--plan", plan, "--fixtures", fixtures],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code, out = master.finish(timeout_s=180)
+        assert code in (0, 1), out
+        assert worker.wait(timeout=60) == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", (record["errors"], out)
+    rows = (run_dir / "requests.csv").read_text().splitlines()
+    assert len(rows) > 50, "the remote worker's samples reached the master's run folder"
+    assert json.loads((run_dir / "plan.json").read_text())["scenario"] == "tiny_load"
+    assert master.survivors() == {}
