@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from harness.db.backends import Backend, make_backend
 from harness.errors import HarnessError, InvalidInput
+from harness.faults import validate_all
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
 from harness.scenario import Scenario, load_scenario, load_suite, suite_exists
@@ -29,13 +30,13 @@ class Planned:
     text: str
 
 
-def _plan(scenario: Scenario, speedup: float | None) -> Planned:
+def _plan(scenario: Scenario, speedup: float | None, context_kind: str) -> Planned:
     plan = scenario.resolve(speedup).to_json()
     if plan.get("faults"):
-        raise InvalidInput(
-            f"{scenario.path}: faults: fault injection is not available yet; "
-            "remove [[faults]] to run this scenario"
-        )
+        try:
+            validate_all(plan["faults"], context_kind, duration_s=float(plan["duration_s"]))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{scenario.path}: {exc}") from exc
     thresholds = plan.get("thresholds") or []
     if thresholds:
         from reports import validate_thresholds
@@ -44,17 +45,17 @@ def _plan(scenario: Scenario, speedup: float | None) -> Planned:
     return Planned(scenario, plan, scenario.path.read_text())
 
 
-def plan_all(name: str, speedup: float | None) -> tuple[str, bool, list[Planned]]:
+def plan_all(name: str, speedup: float | None, context_kind: str) -> tuple[str, bool, list[Planned]]:
     """Resolve `name` (a suite or a scenario) into validated plans, before anything starts."""
     if suite_exists(name):
         suite = load_suite(name)
         planned = []
         for member in suite.scenarios:
             scenario = load_scenario(member.name)
-            planned.append(_plan(scenario, speedup if speedup is not None else member.speedup))
+            planned.append(_plan(scenario, speedup if speedup is not None else member.speedup, context_kind))
         return suite.name, True, planned
     scenario = load_scenario(name)
-    return scenario.name, False, [_plan(scenario, speedup)]
+    return scenario.name, False, [_plan(scenario, speedup, context_kind)]
 
 
 def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:
@@ -75,7 +76,9 @@ def run_named(
     out: TextIO = sys.stdout,
 ) -> int:
     """Run a scenario or suite; return the gate's exit status (0 pass, 1 fail, 2 harness failure)."""
-    title, is_suite, planned = plan_all(name, options.speedup)
+    external = "external" if options.database_url else backend_kind
+    context_kind = "target" if options.target else external
+    title, is_suite, planned = plan_all(name, options.speedup, context_kind)
     root = new_run_dir(title, parent=runs_dir)
     point_latest(root, parent=runs_dir)
     out.write(f"loadgate: {'suite' if is_suite else 'scenario'} {title} -> {root}\n")

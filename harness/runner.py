@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from harness.db.backends import Backend
 from harness.errors import HarnessError, RunFailed
+from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.locust_runner import LocustProcesses
 from harness.pool_sampler import PoolSampler
 from harness.probes import run_probes
@@ -99,10 +100,15 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
     return record
 
 
-def _drive(locust: LocustProcesses, stack: Stack, progress: Progress, deadline: float) -> str | None:
+def _drive(
+    locust: LocustProcesses, stack: Stack, progress: Progress, deadline: float, faults: FaultScheduler | None
+) -> str | None:
     """Wait for Locust to finish; return why the run ended early, or None if it ran to its end."""
     while locust.running():
-        if stack.service is not None and stack.service.returncode is not None:
+        active = faults.active() if faults is not None else []
+        progress.faults = active
+        crashing_on_purpose = any(kind.startswith("service_crash") for kind in active)
+        if stack.service is not None and stack.service.returncode is not None and not crashing_on_purpose:
             return f"the service exited with code {stack.service.returncode} during the run"
         if time.monotonic() > deadline:
             return "Locust did not finish within the plan's duration plus its allowance"
@@ -142,6 +148,7 @@ def run_plan(
     stack: Stack | None = None
     sampler: PoolSampler | None = None
     locust: LocustProcesses | None = None
+    scheduler: FaultScheduler | None = None
     status, errors = "failed", []
     try:
         if options.target:
@@ -149,7 +156,11 @@ def run_plan(
         else:
             assert backend is not None
             stack = start_service_stack(
-                backend, run_dir, safeguards_off=options.safeguards_off, service_env=options.service_env
+                backend,
+                run_dir,
+                safeguards_off=options.safeguards_off,
+                service_env=options.service_env,
+                with_proxy=needs_proxy(plan.get("faults") or []),
             )
         record.data["versions"]["postgresql"] = stack.info.get("postgresql")
         record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
@@ -173,15 +184,23 @@ def run_plan(
         for name, pid in locust.pids():
             record.add_process({"name": name, "pid": pid})
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
+        if plan.get("faults"):
+            context = FaultContext(
+                pg=getattr(backend, "pg", None),
+                service=stack.service,
+                database_url=stack.database_url or "",
+                proxy=stack.proxy,
+            )
+            scheduler = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
+            scheduler.start()
         progress = Progress(
             run_dir,
             float(plan.get("duration_s") or 0),
             [(p["name"], p["start_s"], p["duration_s"]) for p in plan.get("phases", [])],
             out=out,
         )
-        why = _drive(
-            locust, stack, progress, time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
-        )
+        deadline = time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
+        why = _drive(locust, stack, progress, deadline, scheduler)
         progress.final()
         if why:
             errors.append(why)
@@ -202,12 +221,13 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, locust, sampler, stack, run_dir, status)
+        _shutdown(record, scheduler, locust, sampler, stack, run_dir, status)
     return Outcome(run_dir, status, errors)
 
 
 def _shutdown(
     record: RunRecord,
+    scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
     sampler: PoolSampler | None,
     stack: Stack | None,
@@ -220,13 +240,14 @@ def _shutdown(
     """
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _stop_all(record, locust, sampler, stack, run_dir, status)
+        _stop_all(record, scheduler, locust, sampler, stack, run_dir, status)
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
 def _stop_all(
     record: RunRecord,
+    scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
     sampler: PoolSampler | None,
     stack: Stack | None,
@@ -241,6 +262,10 @@ def _stop_all(
         except Exception as exc:
             record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
 
+    if scheduler is not None:  # first: reverting a fault resumes a paused database, restarts a crashed one
+        attempt("reverting faults", scheduler.stop)
+        for error in scheduler.errors:
+            record.add_error(f"fault: {error}")
     if locust is not None:
         attempt("stopping Locust", lambda: exits.extend(locust.stop()))
     if sampler is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.db.backends import Backend, fresh_database, server_version
 from harness.errors import InvalidInput, RunFailed
+from harness.faults import FaultProxy
 from harness.service_process import ServiceProcess
 
 SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
@@ -59,14 +60,19 @@ class Stack:
     database_url: str | None
     service: ServiceProcess | None = None
     backend: Backend | None = None
+    proxy: FaultProxy | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     def stop_service(self) -> list[dict[str, Any]]:
-        if self.service is None:
-            return []
-        by = "exited" if self.service.returncode is not None else "harness"
-        code = self.service.stop()
-        return [{"name": "service", "pid": self.service.pid, "exit_code": code, "stopped_by": by}]
+        """Stop the service, then the fault proxy in front of its database."""
+        exits = []
+        if self.service is not None:
+            by = "exited" if self.service.returncode is not None else "harness"
+            code = self.service.stop()
+            exits.append({"name": "service", "pid": self.service.pid, "exit_code": code, "stopped_by": by})
+        if self.proxy is not None:
+            self.proxy.stop()
+        return exits
 
 
 def start_service_stack(
@@ -75,19 +81,35 @@ def start_service_stack(
     *,
     safeguards_off: Sequence[str] = (),
     service_env: dict[str, str] | None = None,
+    with_proxy: bool = False,
 ) -> Stack:
-    """Fresh database on `backend`, migrated and seeded, and a reference service over it."""
+    """Fresh database on `backend`, migrated and seeded, and a reference service over it.
+
+    `with_proxy` puts a TCP fault proxy between the service and PostgreSQL (for `db_latency`);
+    migrations, seeding and probes still talk to PostgreSQL directly.
+    """
     database_url = fresh_database(backend)
     fixtures = run_dir / "fixtures.json"
     migrate_and_seed(database_url, fixtures)
+    proxy = None
+    service_url = database_url
+    if with_proxy:
+        proxy = FaultProxy.for_url(database_url)
+        proxy.start()
+        service_url = proxy.url(database_url)
     service = ServiceProcess(
-        database_url,
+        service_url,
         log_file=run_dir / "service.jsonl",
         output_file=run_dir / "service.log",
         safeguards_off=list(safeguards_off),
         env=service_env,
     )
-    service.start()
+    try:
+        service.start()
+    except Exception:
+        if proxy is not None:
+            proxy.stop()
+        raise
     info = {
         "target": service.base_url,
         "database": {**backend.describe(), "database_url": database_url},
@@ -99,6 +121,7 @@ def start_service_stack(
         database_url=database_url,
         service=service,
         backend=backend,
+        proxy=proxy,
         info=info,
     )
 
