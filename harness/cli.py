@@ -142,21 +142,21 @@ def _cmd_list() -> int:
     from harness.scenario import list_scenarios, list_suites
 
     header = ("scenario", "kind", "orders", "nominal", "speed-up", "runs")
-    print("{:<20} {:<9} {:>9} {:>9} {:>9} {:>6}  description".format(*header))
+    print("{:<22} {:<9} {:>9} {:>9} {:>9} {:>6}  description".format(*header))
     for s in list_scenarios():
         plan = s.resolve(None).to_json()
         nominal = plan["duration_s"] * plan["speedup"]
         rates = [p["nominal_rates_per_hour"].get("orders_created", 0) for p in plan["phases"]]
         rate = f"{max(rates):.0f}/h" if any(rates) else "-"
         print(
-            f"{s.name:<20} {plan['kind']:<9} {rate:>9} {nominal / 60:>8.1f}m {plan['speedup']:>8g}x "
+            f"{s.name:<22} {plan['kind']:<9} {rate:>9} {nominal / 60:>8.1f}m {plan['speedup']:>8g}x "
             f"{plan['duration_s']:>6.0f}s  {_headline(s.description)}"
         )
     suites = list_suites()
     if suites:
-        print(f"\n{'suite':<20} scenarios")
+        print(f"\n{'suite':<22} scenarios")
         for suite in suites:
-            print(f"{suite.name:<20} {', '.join(m.name for m in suite.scenarios)}")
+            print(f"{suite.name:<22} {', '.join(m.name for m in suite.scenarios)}")
     return 0
 
 

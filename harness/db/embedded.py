@@ -19,6 +19,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from signal import Signals
+
+import psutil
 
 from harness.db.base import DatabaseError, free_port, wait_until_accepting
 from harness.processes import child_setup, spawn
@@ -175,9 +178,22 @@ class EmbeddedPostgres:
         if self._proc is None:
             raise DatabaseError("the embedded PostgreSQL was never started")
         if sig in (signal.SIGSTOP, signal.SIGCONT):
-            os.killpg(self._proc.pid, sig)
+            self._signal_tree(sig)
         else:
             self._proc.send_signal(sig)
+
+    def _signal_tree(self, sig: Signals) -> None:
+        """The postmaster and every backend: backends `setsid()`, so a process-group signal misses them."""
+        if self._proc is None:
+            return
+        try:
+            root = psutil.Process(self._proc.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        for proc in tree if sig == signal.SIGSTOP else reversed(tree):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(sig)
 
     def wait_exit(self, timeout_s: float) -> int | None:
         if self._proc is None:
@@ -192,8 +208,8 @@ class EmbeddedPostgres:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return None if proc is None else proc.returncode
+        self._signal_tree(signal.SIGCONT)  # a paused server cannot shut down
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGCONT)
             proc.send_signal(signal.SIGINT if mode == "fast" else signal.SIGQUIT)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while proc.poll() is None and time.monotonic() < deadline:

@@ -104,3 +104,29 @@ def test_docker_backend_says_clearly_when_no_engine_answers() -> None:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         backend.stop()
+
+
+def test_a_paused_server_freezes_open_connections_and_still_stops_cleanly(tmp_path: Path) -> None:
+    """SIGSTOP reaches the backends too (they leave the postmaster's process group)."""
+    import signal
+    import threading
+
+    pg = EmbeddedPostgres(tmp_path / "data", fsync=False)
+    pg.start()
+    conn = psycopg.connect(pg.url, autocommit=True)
+    try:
+        pg.signal(signal.SIGSTOP)
+        answered = threading.Event()
+
+        def query() -> None:
+            conn.execute("SELECT 1")
+            answered.set()
+
+        worker = threading.Thread(target=query, daemon=True)
+        worker.start()
+        assert not answered.wait(1.0), "an open connection's backend kept answering while paused"
+        assert pg.stop() == 0, "a paused server is resumed and shuts down cleanly, not killed"
+        worker.join(5)
+    finally:
+        conn.close()
+        pg.destroy()
