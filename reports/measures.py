@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from reports.evidence import Evidence
 from reports.scope import matching_names, request_mask, time_mask
@@ -110,10 +111,17 @@ def _failed(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
 
 
 def _svc(ev: Evidence, th: Threshold, ts: ThresholdSet, events: tuple[str, ...]) -> Any:
-    """Service-log rows of the given events inside the threshold's phase scope (a DataFrame)."""
+    """Service-log rows of the given events inside the threshold's phase scope (a DataFrame).
+
+    An event that lasted (`duration`, ms) is placed where it began, as a request is placed by its
+    send time: a lock wait that began inside a fault and ended just after it belongs to the fault.
+    """
     assert ev.service is not None
     df = ev.service[ev.service["event"].isin(events)]
     t = df["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if "duration" in df.columns:
+        lasted = pd.to_numeric(df["duration"], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
+        t = t - np.nan_to_num(lasted, nan=0.0) / 1000.0
     return df[time_mask(ev, t, th.phase, ts.exclude_phases)]
 
 

@@ -210,3 +210,19 @@ def test_suite_all_pass_and_incomplete_suite(tmp_path: Path) -> None:
     assert generate(root, out=io.StringIO()) == 0
     root = _suite(tmp_path / "b", {"01-steady_50": healthy_load()}, status="incomplete")
     assert generate(root, out=io.StringIO()) == 2
+
+
+def test_a_lock_wait_that_began_in_a_fault_belongs_to_it(tmp_path: Path) -> None:
+    """Logged when it ends, 0.2 s after the fault; placed where it began, as requests are."""
+    run = healthy_load()
+    start, end = run.t0 + 300, run.t0 + 330
+    run.faults = [{"kind": "db_latency", "target": None, "start": start, "end": end, "params": {},
+                   "outcome": "applied", "detail": ""}]  # fmt: skip
+    before = _checks(_gen(run.write(tmp_path / "before"))[1])["lock_wait_p99"]["n"]
+    run.add_event("lock_wait", t=end + 0.2, duration=400.0)
+    code, summary, _ = _gen(run.write(tmp_path / "a"))
+    assert _checks(summary)["lock_wait_p99"]["n"] == before and code == 0, summary["reasons"]
+    for i in range(5):  # began after the fault: aftermath, judged
+        run.add_event("lock_wait", t=end + 1.0 + i, duration=400.0)
+    code, summary, _ = _gen(run.write(tmp_path / "b"))
+    assert _checks(summary)["lock_wait_p99"]["status"] == "fail" and code == 1
