@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from reports.capacity import capacity_result, capacity_text
 from reports.errors import InvalidEvidence, ReportError
 from reports.evidence import load_evidence
 from reports.judge import Judgement, judge
@@ -54,7 +55,11 @@ def judge_run(run_dir: Path, thresholds_path: Path | None, fail_on_insufficient:
     from reports.render_html import charts_for
 
     summary["charts"] = charts_for(ev, ts, j)
-    return RunReport(run_dir, j, summary, run_document(j, summary, ts.source))
+    document = run_document(j, summary, ts.source)
+    capacity = capacity_result(ev)
+    if capacity is not None:
+        document["capacity"] = capacity
+    return RunReport(run_dir, j, summary, document)
 
 
 def write_run(report: RunReport) -> None:
@@ -65,7 +70,10 @@ def write_run(report: RunReport) -> None:
     doc = {k: v for k, v in report.document.items() if k != "charts"}
     _write(d / "summary.json", dumps(doc))
     _write(d / "junit.xml", junit([(str(j.run.get("id") or d.name), j)]))
-    _write(d / "summary.md", markdown(j, report.summary))
+    md = markdown(j, report.summary)
+    if "capacity" in report.document:
+        md += "\n## Capacity\n\n```\n" + capacity_text(report.document["capacity"]) + "```\n"
+    _write(d / "summary.md", md)
     _write(d / "report.html", run_html(report.judgement, report.summary))
 
 
@@ -192,8 +200,10 @@ def generate(
     except (ReportError, ValueError, OSError) as exc:
         out.write(f"loadgate report: cannot judge {run_dir}: {exc}\n")
         return 2
-    j, _ = _judge_and_write(run_dir, thresholds_path, fail_on_insufficient)
+    j, report = _judge_and_write(run_dir, thresholds_path, fail_on_insufficient)
     out.write(terminal_table(j))
+    if report is not None and "capacity" in report.document:
+        out.write(capacity_text(report.document["capacity"]))
     return j.exit_code
 
 
