@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -263,21 +264,33 @@ def test_pool_exhaustion_gives_503_to_a_service_that_needs_a_connection(rig: Rig
     service = ServiceProcess(
         rig.url, log_file=tmp_path / "s.jsonl", output_file=tmp_path / "s.log", env=SERVICE_ENV
     )
+    # Default size: every slot but the superuser-reserved ones, which the superuser service can
+    # still take; so the test, as the "other tenant", takes those too, and any slot another session
+    # frees while we wait (else the service could get it, and the test would pass or fail by luck).
+    extra: list[psycopg.Connection[Any]] = []
+
+    def take_every_free_slot() -> None:
+        while True:
+            try:
+                extra.append(psycopg.connect(rig.url, connect_timeout=5))
+            except psycopg.OperationalError:
+                return
+
+    def full_and_refused() -> bool:
+        take_every_free_slot()
+        return _status(service.base_url, "/health/db") == 503
+
     try:
-        fault.apply()
-        # Default size: every slot but the superuser-reserved ones, which the superuser
-        # service can still take; so take those too, as the test's "other tenant".
-        extra = [psycopg.connect(rig.url, connect_timeout=5) for _ in range(3)]
         try:
+            fault.apply()
+            take_every_free_slot()
             service.start(timeout_s=30)
-            _until(lambda: _status(service.base_url, "/health/db") == 503, "503 with no free connection")
+            _until(full_and_refused, "503 with no free connection")
             assert _status(service.base_url, "/health/live") == 200
         finally:
             for conn in extra:
                 conn.close()
-    finally:
-        fault.revert()
-    try:
+            fault.revert()
         _until(lambda: _status(service.base_url, "/health/db") == 200, "200 once connections are released")
     finally:
         service.stop()
