@@ -60,10 +60,19 @@ def _phases_epoch(plan: dict[str, Any], t0: float) -> list[dict[str, Any]]:
     ]
 
 
+def _highest(phases: list[dict[str, Any]], key: str) -> dict[str, float]:
+    """Each flow's highest rate over the phases: a scenario's headline rate (per phase: `phase_rates`)."""
+    rates: dict[str, float] = {}
+    for phase in phases:
+        for flow, rate in (phase.get(key) or {}).items():
+            rates[flow] = max(rates.get(flow, 0.0), float(rate))
+    return rates
+
+
 def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) -> RunRecord:
     phases = plan.get("phases", [])
-    nominal = phases[0].get("nominal_rates_per_hour", {}) if phases else {}
-    effective = phases[0].get("rates_per_hour", {}) if phases else {}
+    nominal = _highest(phases, "nominal_rates_per_hour")
+    effective = _highest(phases, "rates_per_hour")
     record = RunRecord(
         run_dir,
         {

@@ -62,8 +62,9 @@ def test_a_short_load_run_leaves_complete_evidence_and_a_verdict(harness: Any, t
     record = read_json(run_dir / "run.json")
     assert record["status"] == "complete", record.get("errors")
     assert record["speedup"] == 600
-    assert record["nominal_rates_per_hour"]["orders_created"] == pytest.approx(50)
-    assert record["effective_rates_per_hour"]["orders_created"] == pytest.approx(50 * 600)
+    assert record["nominal_rates_per_hour"]["orders_created"] == pytest.approx(200)
+    assert record["effective_rates_per_hour"]["orders_created"] == pytest.approx(200 * 600)
+    assert [p["nominal"]["orders_created"] for p in record["phase_rates"]] == pytest.approx([50, 200])
     assert {p["name"] for p in record["processes"]} >= {"service", "locust"}
 
     rows = _rows(run_dir / "requests.csv")
