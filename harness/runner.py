@@ -249,39 +249,29 @@ def _shutdown(
     """
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _stop_all(record, scheduler, locust, sampler, stack, run_dir, status)
+        exits: list[dict[str, Any]] = []
+
+        def attempt(what: str, step: Callable[[], object]) -> None:
+            try:
+                step()
+            except Exception as exc:
+                record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
+
+        if (
+            scheduler is not None
+        ):  # first: reverting a fault resumes a paused database, restarts a crashed one
+            attempt("reverting faults", scheduler.stop)
+            for error in scheduler.errors:
+                record.add_error(f"fault: {error}")
+        if locust is not None:
+            attempt("stopping Locust", lambda: exits.extend(locust.stop()))
+        if sampler is not None:
+            attempt("stopping the pool sampler", sampler.stop)
+        if stack is not None:
+            if status != "failed" or stack.database_url:
+                attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
+            attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
+        record.data["processes"] = exits
+        record.update(status=status, ended_at=iso(time.time()))
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _stop_all(
-    record: RunRecord,
-    scheduler: FaultScheduler | None,
-    locust: LocustProcesses | None,
-    sampler: PoolSampler | None,
-    stack: Stack | None,
-    run_dir: Path,
-    status: str,
-) -> None:
-    exits: list[dict[str, Any]] = []
-
-    def attempt(what: str, step: Callable[[], object]) -> None:
-        try:
-            step()
-        except Exception as exc:
-            record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
-
-    if scheduler is not None:  # first: reverting a fault resumes a paused database, restarts a crashed one
-        attempt("reverting faults", scheduler.stop)
-        for error in scheduler.errors:
-            record.add_error(f"fault: {error}")
-    if locust is not None:
-        attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-    if sampler is not None:
-        attempt("stopping the pool sampler", sampler.stop)
-    if stack is not None:
-        if status != "failed" or stack.database_url:
-            attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
-        attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
-    record.data["processes"] = exits
-    record.update(status=status, ended_at=iso(time.time()))
