@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -119,7 +120,9 @@ def test_a_paused_server_freezes_open_connections_and_still_stops_cleanly(tmp_pa
         answered = threading.Event()
 
         def query() -> None:
-            conn.execute("SELECT 1")
+            # Resumed, the backend either answers or is ended by the fast shutdown: both are fine.
+            with contextlib.suppress(psycopg.OperationalError):
+                conn.execute("SELECT 1")
             answered.set()
 
         worker = threading.Thread(target=query, daemon=True)
