@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         "--safeguards-off", type=_safeguards, default=(), metavar="A,B", help=", ".join(SAFEGUARDS)
     )
     run.add_argument(
+        "--race-window-ms",
+        type=_race_window,
+        default=0.0,
+        metavar="MS",
+        help="reference service pauses MS between each safeguarded check and its write (default 0)",
+    )
+    run.add_argument(
         "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
     )
     run.add_argument("--expect-workers", type=int, default=0)
@@ -97,11 +104,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", type=Path, default=Path(".pgdata"))
     serve.add_argument("--safeguards-off", type=_safeguards, default=())
+    serve.add_argument("--race-window-ms", type=_race_window, default=0.0, metavar="MS")
 
     seed = sub.add_parser("seed", help="create users, wallets and agents; write the fixtures file")
     seed.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     seed.add_argument("--out", type=Path, default=Path("fixtures.json"))
     return p
+
+
+def _race_window(value: str) -> float:
+    try:
+        ms = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {value!r}") from None
+    if not 0 <= ms <= 5000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 5000 ms, got {value}")
+    return ms
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -123,6 +141,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fixtures=args.fixtures,
         database_url=args.database_url or (None if args.target else os.environ.get("DATABASE_URL")),
         safeguards_off=args.safeguards_off,
+        service_env={"RACE_WINDOW_MS": str(args.race_window_ms)} if args.race_window_ms else {},
         master_bind_host=args.master_bind_host,
         master_port=args.master_port,
         expect_remote_workers=args.expect_workers if args.master else 0,
@@ -201,7 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from harness.serve import serve
 
-            return serve(port=args.port, data_dir=args.data_dir, safeguards_off=args.safeguards_off)
+            return serve(
+                port=args.port,
+                data_dir=args.data_dir,
+                safeguards_off=args.safeguards_off,
+                race_window_ms=args.race_window_ms,
+            )
         if args.command == "seed":
             if not args.database_url:
                 raise InvalidInput("seed needs --database-url or DATABASE_URL")

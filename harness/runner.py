@@ -98,6 +98,7 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
             "target": options.target,
             "database": None,
             "safeguards_off": list(options.safeguards_off),
+            "race_window_ms": float(options.service_env.get("RACE_WINDOW_MS", 0)),
             "workers": options.workers,
             "versions": versions(),
             "machine": machine(),

@@ -16,7 +16,9 @@ from harness.service_process import ServiceProcess
 from harness.stack import migrate_and_seed
 
 
-def serve(*, port: int, data_dir: Path, safeguards_off: Sequence[str] = ()) -> int:
+def serve(
+    *, port: int, data_dir: Path, safeguards_off: Sequence[str] = (), race_window_ms: float = 0.0
+) -> int:
     """Run until Ctrl-C; return 0, or 2 if the service dies on its own."""
     data_dir.mkdir(parents=True, exist_ok=True)
     backend = EmbeddedBackend(data_dir=data_dir / "cluster")
@@ -33,6 +35,7 @@ def serve(*, port: int, data_dir: Path, safeguards_off: Sequence[str] = ()) -> i
             output_file=data_dir / "service.log",
             safeguards_off=list(safeguards_off),
             port=port,
+            env={"RACE_WINDOW_MS": str(race_window_ms)},
         )
         service.start()
         print(
@@ -40,7 +43,8 @@ def serve(*, port: int, data_dir: Path, safeguards_off: Sequence[str] = ()) -> i
             f"database:          {database_url}\n"
             f"fixtures:          {fixtures}\n"
             f"service log:       {(data_dir / 'service.jsonl').resolve()}\n"
-            f"safeguards off:    {', '.join(safeguards_off) or 'none'}\n\n"
+            f"safeguards off:    {', '.join(safeguards_off) or 'none'}\n"
+            f"race window:       {race_window_ms:g} ms\n\n"
             f"Locust web UI:     LOADGATE_FIXTURES={fixtures} .venv/bin/locust -f locustfiles/loadgate.py "
             f"--host {service.base_url}\n"
             "Ctrl-C stops the service and PostgreSQL.",

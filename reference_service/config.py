@@ -27,6 +27,7 @@ class Settings:
     safeguards_off: frozenset[str] = frozenset()
     token_secret: str = "loadgate-dev-secret"
     platform_fee_bps: int = 1000
+    race_window_ms: float = 0.0
 
     def safeguard_on(self, name: str) -> bool:
         return name not in self.safeguards_off
@@ -87,4 +88,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         safeguards_off=parse_safeguards(env.get("SAFEGUARDS_OFF", "")),
         token_secret=env.get("TOKEN_SECRET") or "loadgate-dev-secret",
         platform_fee_bps=int(_number(env, "PLATFORM_FEE_BPS", 1000, int)),
+        race_window_ms=_number(env, "RACE_WINDOW_MS", 0.0, float),
     )

@@ -119,6 +119,17 @@ class Session:
         self.db = db
         self.conn = conn
 
+    async def race_window(self) -> None:
+        """Pause between a check and the write that depends on it (`RACE_WINDOW_MS`, default 0).
+
+        Every safeguarded check-then-act path calls this, guarded or not. Widening the window
+        makes the unguarded race reproducible on a loaded machine, where requests released
+        together can arrive a few milliseconds apart and never overlap; the guarded path must
+        hold under the same window, which makes its proof stronger rather than weaker.
+        """
+        if self.db.settings.race_window_ms > 0:
+            await asyncio.sleep(self.db.settings.race_window_ms / 1000)
+
     async def _run(self, sql: LiteralString, params: Params, op: str, fetch: str) -> Any:
         start = time.perf_counter()
         task = asyncio.ensure_future(self._execute(sql, params, fetch))

@@ -90,6 +90,7 @@ async def run(
                 if found is None:  # expired between the two statements
                     raise ApiError(409, "IDEMPOTENCY_KEY_IN_PROGRESS", "Retry", headers={"Retry-After": "1"})
                 return _decide(found, fp)
+            await s.race_window()
             try:
                 status, body = await _outcome(handler, s, path)
             except BaseException:
@@ -100,6 +101,7 @@ async def run(
             found = await repo.find(s, key)
             if found is not None:
                 return _decide(found, fp)
+            await s.race_window()
             status, body = await _outcome(handler, s, path)
             await repo.insert_completed(s, key, principal.user_id, method, path, fp, status, body)
     return json_response(body, status)

@@ -61,6 +61,7 @@ async def accept(db: Database, s: Session, principal: Principal, assignment_id: 
         _check_candidate(row, agent_id)
         if row["agentId"] is not None or row["status"] != "OPEN":
             raise _taken(db, assignment_id, agent_id)
+        await s.race_window()
         updated = await repo.mark_accepted(s, assignment_id, agent_id, only_if_open=False)
     else:
         try:
@@ -71,6 +72,7 @@ async def accept(db: Database, s: Session, principal: Principal, assignment_id: 
                 _check_candidate(row, agent_id)
                 if row["agentId"] is not None or row["status"] != "OPEN":
                     raise _taken(db, assignment_id, agent_id)
+                await s.race_window()
                 updated = await repo.mark_accepted(s, assignment_id, agent_id, only_if_open=True)
                 if updated is None:
                     raise _taken(db, assignment_id, agent_id)

@@ -91,6 +91,7 @@ async def change_status(
         current = order["status"]
         if not can_transition(current, target):
             raise _invalid(current, target)
+        await s.race_window()
         if not guarded:
             updated = await repo.set_status_blind(s, order_id, current, target)
             if updated is None:

@@ -136,6 +136,7 @@ async def _capture_once(
                 "Not enough money in the wallet",
                 {"walletId": str(payer), "balanceCents": balance, "requiredCents": amount},
             )
+        await s.race_window()
         fee = amount * db.settings.platform_fee_bps // 10_000
         row = await repo.record_capture(
             s,

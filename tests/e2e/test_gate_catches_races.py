@@ -19,11 +19,22 @@ def _trials(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def test_acceptance_race_without_its_lock_fails_the_gate_with_two_winners(harness: Any) -> None:
-    run = harness("run", "acceptance_race", "--speedup", "2", "--safeguards-off", "assignment_lock")
+    run = harness(
+        "run",
+        "acceptance_race",
+        "--speedup",
+        "2",
+        "--safeguards-off",
+        "assignment_lock",
+        "--race-window-ms",
+        "25",
+    )
     code, out = run.finish(timeout_s=180)
     run_dir = run.run_dir()
     assert run_dir is not None, out
-    assert read_json(run_dir / "run.json")["safeguards_off"] == ["assignment_lock"]
+    record = read_json(run_dir / "run.json")
+    assert record["safeguards_off"] == ["assignment_lock"]
+    assert record["race_window_ms"] == 25.0
     trials = _trials(run_dir)
     assert trials and max(t["winners"] for t in trials) >= 2, "the race must reproduce without its lock"
     assert code == 1, out

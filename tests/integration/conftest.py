@@ -25,13 +25,16 @@ SEED_BALANCE_CENTS = 10_000_000
 def service_stack(
     pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Stack]]:
-    """`service_stack()` (all safeguards on) or `service_stack("wallet_isolation")`: a shared Stack."""
-    stacks: dict[tuple[str, ...], Stack] = {}
+    """`service_stack()` (all safeguards on) or `service_stack("wallet_isolation")`: a shared Stack.
 
-    def get(*off: str) -> Stack:
-        key = tuple(sorted(off))
+    `race_window_ms` starts the service with RACE_WINDOW_MS (a separate stack per window).
+    """
+    stacks: dict[tuple[tuple[str, ...], float], Stack] = {}
+
+    def get(*off: str, race_window_ms: float = 0.0) -> Stack:
+        key = (tuple(sorted(off)), race_window_ms)
         if key not in stacks:
-            name = f"svc_{'_'.join(key) or 'default'}_{uuid.uuid4().hex[:6]}"
+            name = f"svc_{'_'.join(key[0]) or 'default'}_{uuid.uuid4().hex[:6]}"
             recreate_database(pg_admin_url, name)
             url = with_database(pg_admin_url, name)
             folder = Path(tmp_path_factory.mktemp(name))
@@ -39,7 +42,8 @@ def service_stack(
                 url,
                 log_file=folder / "service.jsonl",
                 output_file=folder / "service.log",
-                safeguards_off=key,
+                safeguards_off=key[0],
+                env={"RACE_WINDOW_MS": str(race_window_ms)},
             )
             fixtures = seed(url, buyers=40, sellers=5, agents=12, admins=1, balance_cents=SEED_BALANCE_CENTS)
             service.start(timeout_s=30)

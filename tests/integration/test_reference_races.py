@@ -2,6 +2,11 @@
 
 Each runs with its safeguard on (no anomaly in any trial) and off (the anomaly must appear within
 a bounded number of trials): the "off" run is the proof that the test can catch the bug.
+
+Both run with the same RACE_WINDOW_MS: on a loaded 2-core machine, requests released together can
+reach the service a few milliseconds apart, and a sub-millisecond check-then-write gap then never
+overlaps (CI once saw 20 clean trials with the lock off). The window makes the "off" proof reliable
+and the "on" proof stronger: the safeguard must hold while every request sits inside the gap.
 """
 
 from __future__ import annotations
@@ -31,10 +36,17 @@ from tests.integration.service_helpers import (
 pytestmark = pytest.mark.integration
 ON_OFF = pytest.mark.parametrize("guarded", [True, False], ids=["safeguard_on", "safeguard_off"])
 MAX_TRIALS = 20
+RACE_WINDOW_MS = 25.0
+# 100 captures queue on one wallet lock, each holding it for the window: 25 ms would hold the
+# last one for 2.5 s, past the pool's 2 s wait, and the test would measure pool starvation.
+WALLET_RACE_WINDOW_MS = 2.0
 
 
-def _stack(service_stack: Callable[..., Stack], guarded: bool, safeguard: str) -> Stack:
-    return service_stack() if guarded else service_stack(safeguard)
+def _stack(
+    service_stack: Callable[..., Stack], guarded: bool, safeguard: str, window_ms: float = RACE_WINDOW_MS
+) -> Stack:
+    off = () if guarded else (safeguard,)
+    return service_stack(*off, race_window_ms=window_ms)
 
 
 @ON_OFF
@@ -203,7 +215,7 @@ def _prepare_payments(stack: Stack, buyer: Json, seller: Json, count: int, price
 
 @ON_OFF
 def test_concurrent_captures_never_overdraw(service_stack: Callable[..., Stack], guarded: bool) -> None:
-    stack = _stack(service_stack, guarded, "wallet_isolation")
+    stack = _stack(service_stack, guarded, "wallet_isolation", WALLET_RACE_WINDOW_MS)
     seller = stack.any("SELLER")
     captures, affordable = 100, 30
     anomaly: Any = None
