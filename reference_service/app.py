@@ -61,6 +61,7 @@ def create_app(settings: Settings, log: JsonLogger | None = None) -> FastAPI:
         log.info(
             "service_started",
             safeguardsOff=sorted(settings.safeguards_off),
+            defects=sorted(settings.defects),
             poolMin=settings.pool_min_size,
             poolMax=settings.pool_max_size,
         )

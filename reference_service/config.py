@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
+# Deliberate bugs, for proving the chaos checks can fail; never in a real run (docs/contracts.md).
+DEFECTS = ("ack_before_commit", "no_reconnect")
 
 
 class ConfigError(ValueError):
@@ -28,6 +30,10 @@ class Settings:
     token_secret: str = "loadgate-dev-secret"
     platform_fee_bps: int = 1000
     race_window_ms: float = 0.0
+    defects: frozenset[str] = frozenset()
+
+    def has_defect(self, name: str) -> bool:
+        return name in self.defects
 
     def safeguard_on(self, name: str) -> bool:
         return name not in self.safeguards_off
@@ -49,6 +55,14 @@ def parse_safeguards(raw: str) -> frozenset[str]:
         raise ConfigError(
             f"SAFEGUARDS_OFF has unknown safeguard(s) {unknown}; known: {', '.join(SAFEGUARDS)}"
         )
+    return frozenset(names)
+
+
+def parse_defects(raw: str) -> frozenset[str]:
+    names = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(names - set(DEFECTS))
+    if unknown:
+        raise ConfigError(f"DEFECTS has unknown defect(s) {unknown}; known: {', '.join(DEFECTS)}")
     return frozenset(names)
 
 
@@ -89,4 +103,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         token_secret=env.get("TOKEN_SECRET") or "loadgate-dev-secret",
         platform_fee_bps=int(_number(env, "PLATFORM_FEE_BPS", 1000, int)),
         race_window_ms=_number(env, "RACE_WINDOW_MS", 0.0, float),
+        defects=parse_defects(env.get("DEFECTS", "")),
     )

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
-from reference_service import idempotency
+from reference_service import defects, idempotency
 from reference_service.db import Session
 from reference_service.models import CreateOrderBody, UpdateOrderBody
 from reference_service.repositories import orders as orders_repo
@@ -32,6 +32,8 @@ async def create_order(
     async def handler(s: Session) -> tuple[int, Any]:
         return await service.create(s, principal, payload, idempotency_key)
 
+    if db.settings.has_defect("ack_before_commit"):
+        return await defects.ack_before_commit(db, handler)
     return await idempotency.run(
         db,
         key=idempotency_key,
