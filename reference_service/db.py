@@ -51,6 +51,7 @@ class Database:
         )
         self.platform_wallet_id: str | None = None
         self._checking = False
+        self._gave_up = False
         self._pending: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:
@@ -60,6 +61,9 @@ class Database:
         await self.pool.close(timeout=2.0)
 
     def _schedule_check(self) -> None:
+        if self.settings.has_defect("no_reconnect"):
+            self._give_up()
+            return
         if self._checking:
             return
         self._checking = True
@@ -73,6 +77,15 @@ class Database:
                 self._checking = False
 
         self._keep(asyncio.get_running_loop().create_task(check()))
+
+    def _give_up(self) -> None:
+        """DEFECTS=no_reconnect: a service that never reconnects. The first broken connection closes
+        the pool, so every later request answers 503 until the service is restarted."""
+        if self.pool.closed or self._gave_up:
+            return
+        self._gave_up = True
+        self.log.error("pool_closed_no_reconnect", defect="no_reconnect")
+        self._keep(asyncio.get_running_loop().create_task(self.pool.close(timeout=0.5)))
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._pending.add(task)
@@ -136,10 +149,7 @@ class Session:
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.db.settings.query_timeout_s)
         except TimeoutError:
-            # The abandoned call finishes (or fails) in the background; the pool discards the
-            # connection because it is still ACTIVE when returned.
-            task.cancel()
-            self.db._keep(task)
+            await self._abandon(task)
             raise DatabaseUnavailable("Database did not answer in time") from None
         finally:
             duration = (time.perf_counter() - start) * 1000
@@ -150,6 +160,21 @@ class Session:
                     threshold=self.db.settings.slow_query_ms,
                     operation=op,
                 )
+
+    async def _abandon(self, task: asyncio.Task[Any]) -> None:
+        """Give up on a query that overran its bound, without waiting for the server.
+
+        Cancelling the task makes psycopg send a cancel request and wait for the query to end
+        (up to 5 s each, AsyncConnection.wait), holding the connection's lock; leaving the pool's
+        `async with conn` then waits on that lock to roll back: ~12 s on a stopped server. So the
+        connection is closed instead: `close()` takes no lock, a closed connection skips the
+        rollback, and the pool replaces it. The task gets one short wait first, so that it removes
+        its socket reader before the socket is closed (the fd could be reused by a new connection).
+        """
+        task.cancel()
+        self.db._keep(task)
+        await asyncio.wait({task}, timeout=0.05)
+        await self.conn.close()
 
     async def _execute(self, sql: LiteralString, params: Params, fetch: str) -> Any:
         cur = await self.conn.execute(sql, params)
