@@ -29,6 +29,16 @@ def _safeguards(value: str) -> tuple[str, ...]:
     return names
 
 
+def _defects(value: str) -> tuple[str, ...]:
+    from reference_service.config import DEFECTS
+
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in DEFECTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown defect {', '.join(unknown)} (known: {', '.join(DEFECTS)})")
+    return names
+
+
 def _positive(value: str) -> float:
     try:
         number = float(value)
@@ -66,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="MS",
         help="reference service pauses MS between each safeguarded check and its write (default 0)",
+    )
+    run.add_argument(
+        "--defects",
+        type=_defects,
+        default=(),
+        metavar="A,B",
+        help=argparse.SUPPRESS,  # deliberately broken service (ack_before_commit, no_reconnect): tests only
     )
     run.add_argument(
         "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
@@ -126,6 +143,15 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _service_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    if args.race_window_ms:
+        env["RACE_WINDOW_MS"] = str(args.race_window_ms)
+    if args.defects:
+        env["DEFECTS"] = ",".join(args.defects)
+    return env
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.orchestrate import run_named
     from harness.runner import RunOptions
@@ -141,7 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fixtures=args.fixtures,
         database_url=args.database_url or (None if args.target else os.environ.get("DATABASE_URL")),
         safeguards_off=args.safeguards_off,
-        service_env={"RACE_WINDOW_MS": str(args.race_window_ms)} if args.race_window_ms else {},
+        service_env=_service_env(args),
         master_bind_host=args.master_bind_host,
         master_port=args.master_port,
         expect_remote_workers=args.expect_workers if args.master else 0,

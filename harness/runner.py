@@ -1,9 +1,9 @@
 """Runs one scenario end to end and leaves its evidence in a run folder.
 
 Order of life: validate (before anything starts) -> run folder -> database + service + seed ->
-pool sampler -> Locust -> probes. Whatever happens (success, a crash of Locust or the service,
-Ctrl-C, a timeout), everything started is stopped in reverse order in `finally`, each exit is
-recorded in `run.json`, and `status` says whether the evidence is complete.
+pool and health samplers -> Locust -> probes -> reconciliation. Whatever happens (success, a crash
+of Locust or the service, Ctrl-C, a timeout), everything started is stopped in reverse order in
+`finally`, each exit is recorded in `run.json`, and `status` says whether the evidence is complete.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Any, TextIO
 from harness.db.backends import Backend
 from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
+from harness.health_sampler import HealthSampler
 from harness.locust_runner import LocustProcesses
 from harness.pool_sampler import PoolSampler
 from harness.probes import run_probes
 from harness.progress import Progress
+from harness.reconcile import reconcile
 from harness.run_folder import RunRecord, iso, machine, versions
 from harness.stack import Stack, external_stack, start_service_stack
 
@@ -99,6 +101,7 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
             "database": None,
             "safeguards_off": list(options.safeguards_off),
             "race_window_ms": float(options.service_env.get("RACE_WINDOW_MS", 0)),
+            "defects": [d for d in options.service_env.get("DEFECTS", "").split(",") if d],
             "workers": options.workers,
             "versions": versions(),
             "machine": machine(),
@@ -142,6 +145,16 @@ def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord) ->
     (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
+def _write_reconcile(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
+    """`reconcile.json`; a reconciliation that cannot run is a run error, never a silent gap."""
+    if database_url is None:
+        return
+    try:
+        reconcile(run_dir, database_url)
+    except Exception as exc:
+        record.add_error(f"reconciliation could not run: {type(exc).__name__}: {exc}")
+
+
 def run_plan(
     plan: dict[str, Any],
     scenario_text: str,
@@ -157,6 +170,7 @@ def run_plan(
     record = _initial_record(run_dir, plan, options)
     stack: Stack | None = None
     sampler: PoolSampler | None = None
+    health: HealthSampler | None = None
     locust: LocustProcesses | None = None
     scheduler: FaultScheduler | None = None
     status, errors = "failed", []
@@ -178,6 +192,8 @@ def run_plan(
             record.add_process({"name": "service", "pid": stack.service.pid})
         sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
         sampler.start()
+        health = HealthSampler(stack.base_url, run_dir / "health.csv")
+        health.start()
         locust = LocustProcesses(
             host=stack.base_url,
             run_dir=run_dir,
@@ -231,7 +247,7 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, scheduler, locust, sampler, stack, run_dir, status)
+        _shutdown(record, scheduler, locust, (sampler, health), stack, run_dir, status)
     return Outcome(run_dir, status, errors)
 
 
@@ -239,7 +255,7 @@ def _shutdown(
     record: RunRecord,
     scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
-    sampler: PoolSampler | None,
+    samplers: tuple[PoolSampler | None, HealthSampler | None],
     stack: Stack | None,
     run_dir: Path,
     status: str,
@@ -266,11 +282,15 @@ def _shutdown(
                 record.add_error(f"fault: {error}")
         if locust is not None:
             attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-        if sampler is not None:
-            attempt("stopping the pool sampler", sampler.stop)
+        pool_sampler, health_sampler = samplers
+        if pool_sampler is not None:
+            attempt("stopping the pool sampler", pool_sampler.stop)
+        if health_sampler is not None:
+            attempt("stopping the health sampler", health_sampler.stop)
         if stack is not None:
             if status != "failed" or stack.database_url:
                 attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
+                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack.database_url, record))
             attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
         record.data["processes"] = exits
         record.update(status=status, ended_at=iso(time.time()))
