@@ -8,10 +8,12 @@ writer reads: the response body is parsed once, here, and never again by a liste
 
 from __future__ import annotations
 
+import gevent
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 import json
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,7 @@ class Result:
     body: Any
     code: str = ""
     replayed: bool = False
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,8 +105,12 @@ def request(
     json_body: Any = None,
     idempotency_key: str | None = None,
     expected: Collection[int] = (),
+    records_id: bool = False,
 ) -> Result:
-    """Send one request named `METHOD template`; statuses in `expected` count as success in Locust's stats."""
+    """Send one request named `METHOD template`; statuses in `expected` count as success in Locust's stats.
+
+    `created_id` is recorded for a 201, and for any 2xx when `records_id` (a capture answers 200).
+    """
     headers: dict[str, str] = {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -126,16 +133,75 @@ def request(
         except Exception:
             body = None
         code = _error_code(status, body, getattr(response, "error", None))
-        result = Result(status, body, code, replayed=_replayed(response))
+        result = Result(status, body, code, replayed=_replayed(response), retry_after=_retry_after(response))
         # The context dict is the one the request event will carry: fill in what the body told us.
         context["error_code"] = code
-        if status == 201 and result.id:
+        if result.id and (status == 201 or (records_id and result.ok)):
             context["created_id"] = result.id
         if result.ok or status in expected:
             response.success()
         else:
             response.failure(f"{status} {code}".strip())
     return result
+
+
+# A careful client's retries of a write that carries an Idempotency-Key (docs/contracts.md).
+RETRY_ATTEMPTS = 3
+RETRY_AFTER_CAP_S = 2.0
+RETRY_BACKOFF_S = (0.25, 0.5)
+
+
+def indeterminate(result: Result) -> bool:
+    """The write may or may not have happened, and asking again with the same key is safe."""
+    if result.status == 0:
+        return result.code in ("TIMEOUT", "CONNECTION_ERROR")
+    if result.status == 503:
+        return result.retry_after is not None
+    return result.status == 409 and result.code == "IDEMPOTENCY_KEY_IN_PROGRESS"
+
+
+def retry_wait(result: Result, attempt: int) -> float:
+    """Seconds before attempt `attempt + 1`: the server's Retry-After (capped), else a short backoff."""
+    if result.retry_after is not None:
+        return min(max(result.retry_after, 0.0), RETRY_AFTER_CAP_S)
+    return RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1]
+
+
+def request_retrying(
+    session: FastHttpSession,
+    call: Call,
+    method: str,
+    template: str,
+    *,
+    idempotency_key: str,
+    budget_s: float,
+    attempts: int = RETRY_ATTEMPTS,
+    **kwargs: Any,
+) -> Result:
+    """`request`, repeated with the same Idempotency-Key while the outcome is indeterminate.
+
+    At most `attempts` attempts, none started later than `budget_s` after the first (the scenario's
+    request timeout): each attempt is its own sample, and only the first carries `ts_intended`.
+    """
+    first = time.monotonic()
+    for attempt in range(1, attempts + 1):
+        result = request(session, call, method, template, idempotency_key=idempotency_key, **kwargs)
+        if attempt == attempts or not indeterminate(result):
+            return result
+        wait = retry_wait(result, attempt)
+        if time.monotonic() + wait - first >= budget_s:
+            return result
+        gevent.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None)
+    try:
+        raw = headers.get("Retry-After") if headers is not None else None
+        return float(raw) if raw not in (None, "") else None
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _replayed(response: Any) -> bool:

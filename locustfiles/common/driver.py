@@ -35,7 +35,13 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
     index, count = runtime.worker_index, runtime.worker_count
     bound = max(1, math.ceil(plan.max_in_flight / count))
     session = make_session(environment, host, connections=bound, timeout_s=plan.request_timeout_s)
-    flows = Flows(session, cast, Pipeline(), random.Random(f"{plan.seed}:flows:{index}"))
+    flows = Flows(
+        session,
+        cast,
+        Pipeline(),
+        random.Random(f"{plan.seed}:flows:{index}"),
+        retry_budget_s=plan.request_timeout_s,
+    )
     in_flight = Group()
     arrivals = 0
     for arrival in schedule(

@@ -18,9 +18,10 @@ from locust.contrib.fasthttp import FastHttpSession
 import random
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from locustfiles.common.actors import Actor, Cast
-from locustfiles.common.client import Call, Result, request
+from locustfiles.common.client import Call, Result, request, request_retrying
 from locustfiles.common.state import Order, Pipeline
 
 SHIPPING_ZIP = "10001"
@@ -32,11 +33,21 @@ TOP_UP_CENTS = 1_000_000
 class Flows:
     """One worker's flows over one shared HTTP session."""
 
-    def __init__(self, session: FastHttpSession, cast: Cast, pipeline: Pipeline, rng: random.Random) -> None:
+    def __init__(
+        self,
+        session: FastHttpSession,
+        cast: Cast,
+        pipeline: Pipeline,
+        rng: random.Random,
+        *,
+        retry_budget_s: float = 0.0,
+    ) -> None:
+        """`retry_budget_s` > 0: keyed writes are retried within it (the load driver); 0: never."""
         self.session = session
         self.cast = cast
         self.pipeline = pipeline
         self.rng = rng
+        self.retry_budget_s = retry_budget_s
         self.runners: dict[str, Callable[[Call], None]] = {
             "orders_created": self.orders_created,
             "payments_initiated": self.payments_initiated,
@@ -74,14 +85,8 @@ class Flows:
             "items": [{"sku": f"SKU-{self.rng.randint(1, 500):04d}", "quantity": 1, "unitPriceCents": price}],
             "shippingZip": SHIPPING_ZIP,
         }
-        r = request(
-            self.session,
-            call,
-            "POST",
-            "/api/orders",
-            token=self._bearer(buyer),
-            json_body=body,
-            idempotency_key=str(uuid.uuid4()),
+        r = self._keyed_write(
+            call, "POST", "/api/orders", str(uuid.uuid4()), token=self._bearer(buyer), json_body=body
         )
         if not r.ok or r.id is None:
             return None
@@ -110,15 +115,30 @@ class Flows:
         return order if r.ok else None
 
     def capture_once(self, call: Call, order: Order) -> Result:
-        return request(
-            self.session,
+        # The key names the payment, so reconciliation can find what an unanswered capture did.
+        return self._keyed_write(
             call,
             "POST",
             "/api/payments/{id}/capture",
+            f"capture:{order.payment_id}:{uuid.uuid4()}",
             params={"id": order.payment_id or ""},
             token=self._bearer(order.buyer),
-            idempotency_key=str(uuid.uuid4()),
+            records_id=True,
         )
+
+    def _keyed_write(self, call: Call, method: str, template: str, key: str, **kwargs: Any) -> Result:
+        """A write with an Idempotency-Key: retried with the same key when its outcome is unknown."""
+        if self.retry_budget_s > 0:
+            return request_retrying(
+                self.session,
+                call,
+                method,
+                template,
+                idempotency_key=key,
+                budget_s=self.retry_budget_s,
+                **kwargs,
+            )
+        return request(self.session, call, method, template, idempotency_key=key, **kwargs)
 
     def top_up(self, call: Call, buyer: Actor, cents: int = TOP_UP_CENTS) -> bool:
         admin = self.cast.admins[0]
