@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reports.capacity import capacity_result, capacity_text
+from reports.chaos import chaos_section
 from reports.errors import InvalidEvidence, ReportError
 from reports.evidence import load_evidence
 from reports.judge import Judgement, judge
@@ -52,6 +53,8 @@ def judge_run(run_dir: Path, thresholds_path: Path | None, fail_on_insufficient:
     ts = load_thresholds(thresholds_path, ev.scenario_thresholds, source)
     j = judge(ev, ts, fail_on_insufficient=fail_on_insufficient)
     summary = summarize(ev, ts.exclude_phases)
+    if (chaos := chaos_section(ev, ts)) is not None:
+        summary["chaos"] = chaos
     from reports.render_html import charts_for
 
     summary["charts"] = charts_for(ev, ts, j)

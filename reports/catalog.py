@@ -33,6 +33,7 @@ class MetricSpec:
 
 
 _TIME_SCOPE = frozenset({"phase"})
+_CHAOS = "only on a run with faults (reports/chaos.py); "
 _PROBE_SCOPE = frozenset({"probes", "per"})
 
 METRICS: dict[str, MetricSpec] = {
@@ -163,6 +164,62 @@ METRICS: dict[str, MetricSpec] = {
             "pool.csv + requests.csv",
             "health check latency: pool sampler's /health/pool latency and GET /health/* requests",
             _TIME_SCOPE,
+        ),
+        MetricSpec(
+            "acknowledged_writes_lost",
+            "counter",
+            "writes",
+            "reconcile.json",
+            _CHAOS + "writes the client got a 2xx for (created_id in requests.csv) missing from the "
+            "database at the end (acknowledged.missing of acknowledged.checked)",
+        ),
+        MetricSpec(
+            "indeterminate_applied_twice",
+            "counter",
+            "requests",
+            "reconcile.json",
+            _CHAOS + "requests that timed out or lost their connection and took effect more than once "
+            "(indeterminate.more_than_once; `unknown` is reported, not counted)",
+        ),
+        MetricSpec(
+            "duplicate_effects",
+            "counter",
+            "keys",
+            "reconcile.json",
+            _CHAOS + "idempotency keys retried across a fault that made more than one order or capture",
+        ),
+        MetricSpec(
+            "fault_request_latency",
+            "trend",
+            "ms",
+            "requests.csv + faults.jsonl",
+            _CHAOS + "service latency of the requests in flight during each db_restart, db_crash or "
+            "db_pause; its limit is the fail-fast bound health polls are held to as well",
+        ),
+        MetricSpec(
+            "fault_health_violations",
+            "counter",
+            "polls",
+            "health.csv + faults.jsonl",
+            _CHAOS + "health polls during each db_restart, db_crash or db_pause that answered wrong: "
+            "/health/db or /ready not 503 within the fail-fast bound, /health/live not 200, or no answer",
+        ),
+        MetricSpec(
+            "recovery_first_order_s",
+            "trend",
+            "s",
+            "requests.csv + faults.jsonl",
+            _CHAOS + "seconds from each fault's end to the first 2xx POST /api/orders answered after it "
+            "(inf: never recovered)",
+        ),
+        MetricSpec(
+            "recovery_p95_s",
+            "trend",
+            "s",
+            "requests.csv + faults.jsonl",
+            _CHAOS
+            + "seconds from each fault's end to the first 5 s bucket whose core P95 (from the intended "
+            "send) is under the core_p95 limit",
         ),
     ]
 }

@@ -11,6 +11,8 @@ Rules:
   string columns become categoricals, which makes the per-name group-bys cheap.
 - `service.jsonl` holds one `http_request_completed` line per request; those lines are skipped by
   a byte test before JSON parsing, since the report uses requests.csv for request latency.
+- `health.csv` and `reconcile.json` are a chaos run's evidence (reports/chaos.py); an unreadable
+  `reconcile.json`, like `probes.json`, is no evidence with a note, never a pass.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ _REQUEST_DTYPES: dict[str, str] = {
 }
 _CATEGORY_COLUMNS = ["name", "error_code", "phase", "worker", "flow"]
 _POOL_COLUMNS = ["ts", "status", "size", "active", "idle", "waiting", "max", "utilization", "latency_ms"]
+HEALTH_COLUMNS = ["ts", "endpoint", "status", "latency_ms"]
 _LOAD_KINDS = {"load", "capacity"}
 _SKIP_EVENT = b'"http_request_completed"'
 
@@ -77,6 +80,8 @@ class Evidence:
     races: list[dict[str, Any]] | None
     faults: list[dict[str, Any]] | None
     probes: dict[str, Any] | None
+    health: pd.DataFrame | None = None
+    reconcile: dict[str, Any] | None = None
     scenario_thresholds: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -263,6 +268,31 @@ def load_pool(path: Path, notes: list[str]) -> pd.DataFrame:
     return df.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
+def load_health(path: Path, notes: list[str]) -> pd.DataFrame:
+    """health.csv -> ts (epoch s when sent), endpoint (live|ready|db), status (0 = no answer), latency_ms."""
+    source = _complete_part(path, notes)
+    missing = [c for c in HEALTH_COLUMNS if c not in _header(source)]
+    if missing:
+        raise InvalidEvidence(f"{path}: missing columns {missing}")
+    df = pd.read_csv(source, usecols=HEALTH_COLUMNS, dtype={"endpoint": "string"})
+    for col in ("ts", "status", "latency_ms"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["status"] = df["status"].fillna(0).astype("int32")
+    df["endpoint"] = df["endpoint"].fillna("").astype(str)
+    return df.dropna(subset=["ts"]).sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def _optional_json(path: Path | None, notes: list[str]) -> dict[str, Any] | None:
+    """A JSON object, or None (with a note) when absent or unreadable: no evidence, never a pass."""
+    if path is None:
+        return None
+    try:
+        return _read_json(path)
+    except InvalidEvidence as exc:
+        notes.append(f"{path.name} unreadable, treated as no evidence: {exc}")
+        return None
+
+
 def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
     if plan and isinstance(plan.get("thresholds"), list):
         return [t for t in plan["thresholds"] if isinstance(t, dict)]
@@ -299,13 +329,8 @@ def load_evidence(run_dir: Path) -> Evidence:
         raise InvalidEvidence(
             f"{run_dir}: no requests.csv: a {kind} run cannot be judged without its samples"
         )
-    probes: dict[str, Any] | None = None
-    if p := opt("probes.json"):
-        try:
-            probes = _read_json(p)
-        except InvalidEvidence as exc:
-            notes.append(f"probes.json unreadable, treated as no evidence: {exc}")
     svc, pool, races, faults = opt("service.jsonl"), opt("pool.csv"), opt("races.jsonl"), opt("faults.jsonl")
+    health = opt("health.csv")
     return Evidence(
         run_dir=run_dir,
         run=run,
@@ -315,7 +340,9 @@ def load_evidence(run_dir: Path) -> Evidence:
         pool=load_pool(pool, notes) if pool else None,
         races=_read_jsonl(races, notes) if races else None,
         faults=_read_jsonl(faults, notes) if faults else None,
-        probes=probes,
+        probes=_optional_json(opt("probes.json"), notes),
+        health=load_health(health, notes) if health else None,
+        reconcile=_optional_json(opt("reconcile.json"), notes),
         scenario_thresholds=_scenario_thresholds(run_dir, plan),
         notes=notes,
     )

@@ -32,6 +32,13 @@ def num(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip() if unit and unit != "%" else text
 
 
+def seconds(value: float | None, sign: str = "") -> str:
+    """`+0.6 s`-style duration; `never` for inf (it did not happen), `-` for unknown."""
+    if value is None or math.isnan(value):
+        return "-"
+    return "never" if math.isinf(value) else f"{sign}{value:.1f} s"
+
+
 def measured(c: Check) -> str:
     """Measured value; rates also as a percentage."""
     if c.measured is None:

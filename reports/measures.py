@@ -12,6 +12,9 @@ Decisions written down here because they change verdicts:
   NOWAIT conflict (by design), not a timeout. The request side and the log side see the same
   timeouts, so the larger of the two counts is used, not their sum. Denominator: writes
   (POST/PUT/PATCH/DELETE) in scope, seed 001's "transactions".
+- The chaos metrics (reports/chaos.py says how each is measured) make no check at all on a run
+  without faults, one check per fault for the per-fault ones, and `no_data` when a chaos run lacks
+  their evidence (health.csv, reconcile.json, faults.jsonl).
 - Slow queries per minute are counted in tumbling 60 s buckets of the run's (effective) clock;
   the check judges the worst minute (`max`). Both `slow_query_detected` (seed 001) and
   `slow_query` (seed 000) are read.
@@ -28,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from reports import chaos
 from reports.evidence import Evidence
 from reports.scope import matching_names, request_mask, time_mask
 from reports.thresholds import Threshold, ThresholdSet
@@ -331,6 +335,112 @@ def _races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     return [Measurement(count=len(wrong), population=len(ev.races), examples=examples)]
 
 
+def _reconcile(section: str, key: str, population: str) -> Measure:
+    """A count from reconcile.json (`section.key`), out of `section.population`, on chaos runs only."""
+
+    def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+        if not chaos.is_chaos(ev):
+            return []
+        counts = chaos.reconcile_counts(ev)
+        if counts is None:
+            return [
+                Measurement(
+                    missing="no reconcile.json: the run's writes were not checked against the database"
+                )
+            ]
+        part = counts[section]
+        if part[key] is None:
+            return [Measurement(missing=f"reconcile.json has no integer {section}.{key}")]
+        shown = [k for k in chaos.RECONCILE[section] if part[k] is not None]
+        return [
+            Measurement(
+                count=part[key],
+                population=int(part[population] or 0),
+                examples=list(part["examples"]),
+                detail=", ".join(f"{k.replace('_', ' ')} {part[k]}" for k in shown),
+            )
+        ]
+
+    return measure
+
+
+PerFault = Callable[[Evidence, chaos.Fault, Threshold, ThresholdSet], Measurement]
+
+
+def _per_fault(needs: str, fail_fast_only: bool, one: PerFault) -> Measure:
+    """One measurement per fault (labelled `kind#n`) on chaos runs; `needs`: the evidence attribute."""
+
+    def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+        if not chaos.is_chaos(ev):
+            return []
+        if (why := chaos.missing_faults(ev)) is not None:
+            return [Measurement(missing=why)]
+        out = []
+        for f in chaos.faults(ev):
+            if fail_fast_only and not f.makes_db_unavailable:
+                continue
+            if f.not_injected is not None:
+                out.append(Measurement(f.label, missing=f.not_injected))
+            elif getattr(ev, needs) is None:
+                out.append(Measurement(f.label, missing=f"no {_FILES[needs]}"))
+            else:
+                out.append(one(ev, f, th, ts))
+        return out
+
+    return measure
+
+
+_FILES = {"requests": "requests.csv", "health": "health.csv"}
+
+
+def _fault_requests(ev: Evidence, f: chaos.Fault, th: Threshold, ts: ThresholdSet) -> Measurement:
+    r = chaos.requests_during(ev, f, th.expr.limit)
+    return Measurement(
+        f.label,
+        values=r["latencies_ms"],
+        examples=r["slowest"],
+        detail=f"{r['count']} requests in flight, {r['status_503']} answered 503, "
+        f"{r['no_response']} without a response, {r['over_bound']} over {th.expr.limit:g} ms",
+    )
+
+
+def _fault_health(ev: Evidence, f: chaos.Fault, th: Threshold, ts: ThresholdSet) -> Measurement:
+    h = chaos.health_during(ev, f, chaos.fail_fast_bound_ms(ts))
+    per = "; ".join(
+        f"{e}: {v['polls']} polls {' '.join(f'{k}x{n}' for k, n in v['statuses'].items())}".rstrip()
+        for e, v in h["endpoints"].items()
+    )
+    return Measurement(
+        f.label, count=h["violations"], population=h["judged"], examples=h["examples"], detail=per
+    )
+
+
+def _recovery(key: str, what: str) -> PerFault:
+    def one(ev: Evidence, f: chaos.Fault, th: Threshold, ts: ThresholdSet) -> Measurement:
+        limit, core = chaos.core_latency(ts)
+        r = chaos.recovery(ev, f, limit, core)
+        seconds, after = r[key], r["evidence_after_s"]
+        if seconds is None:
+            return Measurement(f.label, values=np.zeros(0), detail="the fault never ended")
+        if math.isfinite(seconds):
+            return Measurement(
+                f.label, values=np.array([seconds]), detail=f"{what} {seconds:.2f} s after the end"
+            )
+        if after < th.expr.limit:
+            return Measurement(
+                f.label,
+                values=np.zeros(0),
+                detail=f"the evidence ends {after:.1f} s after the fault: too soon to tell",
+            )
+        return Measurement(
+            f.label,
+            values=np.array([math.inf]),
+            detail=f"never recovered: no {what} in the {after:.0f} s after the end",
+        )
+
+    return one
+
+
 MEASURES: dict[str, Measure] = {
     "http_req_duration": _latency("latency_user_ms"),
     "http_req_service_time": _latency("latency_ms"),
@@ -348,6 +458,15 @@ MEASURES: dict[str, Measure] = {
     "slow_queries_500_per_min": _slow_per_minute,
     "slow_query_ratio_100": _slow_ratio,
     "health_latency": _health,
+    "acknowledged_writes_lost": _reconcile("acknowledged", "missing", "checked"),
+    "indeterminate_applied_twice": _reconcile("indeterminate", "more_than_once", "total"),
+    "duplicate_effects": _reconcile("idempotent_retries", "duplicate_effects", "keys"),
+    "fault_request_latency": _per_fault("requests", True, _fault_requests),
+    "fault_health_violations": _per_fault("health", True, _fault_health),
+    "recovery_first_order_s": _per_fault(
+        "requests", False, _recovery("first_order_s", "2xx POST /api/orders")
+    ),
+    "recovery_p95_s": _per_fault("requests", False, _recovery("p95_s", "core P95 under its limit")),
 }
 
 

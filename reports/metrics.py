@@ -237,6 +237,8 @@ def summarize(ev: Evidence, exclude: tuple[str, ...]) -> dict[str, Any]:
                 ("races.jsonl", "races"),
                 ("faults.jsonl", "faults"),
                 ("probes.json", "probes"),
+                ("health.csv", "health"),
+                ("reconcile.json", "reconcile"),
             )
         },
     }

@@ -14,8 +14,9 @@ import jinja2
 
 from reports import charts
 from reports.evidence import Evidence
-from reports.formatting import STATUS_LABEL, ci, measured, num, sort_checks
+from reports.formatting import STATUS_LABEL, ci, measured, num, seconds, sort_checks
 from reports.judge import Judgement
+from reports.render_text import chaos_note, reconcile_lines
 from reports.thresholds import ThresholdSet
 
 _ENV = jinja2.Environment(
@@ -28,6 +29,9 @@ _ENV = jinja2.Environment(
 _ENV.filters["num"] = num
 _ENV.filters["measured"] = measured
 _ENV.filters["ci"] = ci
+_ENV.filters["seconds"] = seconds
+_ENV.globals["chaos_note"] = chaos_note
+_ENV.globals["reconcile_lines"] = reconcile_lines
 _ENV.globals["STATUS_LABEL"] = STATUS_LABEL
 
 
@@ -65,11 +69,14 @@ def charts_for(ev: Evidence, ts: ThresholdSet, j: Judgement) -> list[dict[str, s
 
 def run_html(j: Judgement, summary: dict[str, Any]) -> str:
     """The page of one run."""
+    checks = sort_checks(j.checks)
+    labels = [f["label"] for f in (summary.get("chaos") or {}).get("faults", [])]
     return _ENV.get_template("report.html.j2").render(
         j=j,
         s=summary,
-        checks=sort_checks(j.checks),
-        failed=[c for c in sort_checks(j.checks) if c.status == "fail"],
+        checks=checks,
+        failed=[c for c in checks if c.status == "fail"],
+        fault_checks={label: [c for c in checks if c.name.endswith(f"[{label}]")] for label in labels},
         suite=None,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.formatting import STATUS_LABEL, ci, measured, num, sort_checks
+from reports.formatting import STATUS_LABEL, ci, measured, num, seconds, sort_checks
 from reports.judge import Judgement
 
 
@@ -41,6 +41,72 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def chaos_note(x: dict[str, Any]) -> str:
+    """How the per-fault figures are measured (the same sentence in summary.md and report.html)."""
+    return (
+        f"Fail fast (db_restart, db_crash, db_pause): every request in flight answered within "
+        f"{x['fail_fast_bound_ms']:g} ms; /health/db and /ready 503 within it (polls in a fault's first "
+        f"{x['grace_s']:g} s are not judged, nor a 2xx they answer in its last {x['grace_s']:g} s: the "
+        f"fault's start and end are logged around the injector), /health/live 200 throughout. Recovery: "
+        f"from the fault's end to the first 2xx POST /api/orders, and to the first {x['bucket_s']:g} s "
+        f"bucket with core P95 under {x['p95_limit_ms']:g} ms. After a db_restart or db_crash the first "
+        "order is also the pool reconnecting by itself: the service is restarted only by a service_crash "
+        "fault. The invariant probes (ledger, duplicate orders) run after the last fault."
+    )
+
+
+def reconcile_lines(rec: dict[str, Any] | None) -> list[str]:
+    """The run-wide reconciliation counts, one line per kind."""
+    if rec is None:
+        return ["no reconcile.json: the run's writes were not checked against the database (no data)"]
+    a, i, r = rec["acknowledged"], rec["indeterminate"], rec["idempotent_retries"]
+    return [
+        f"acknowledged writes: {a['checked']} checked, {a['missing']} missing",
+        f"indeterminate outcomes: {i['total']}: once {i['once']}, not at all {i['not_at_all']}, "
+        f"more than once {i['more_than_once']}, unknown {i['unknown']}",
+        f"idempotent retries: {r['keys']} keys, {r['duplicate_effects']} with duplicate effects",
+    ]
+
+
+def _health_cell(h: dict[str, Any] | None) -> str:
+    if h is None:
+        return "no health.csv"
+    parts = [
+        f"{e} " + (" ".join(f"{k}x{n}" for k, n in v["statuses"].items()) or "no polls")
+        for e, v in h["endpoints"].items()
+    ]
+    return "; ".join(parts) + f" ({h['violations']} wrong)"
+
+
+def _faults_md(x: dict[str, Any]) -> list[str]:
+    out = ["", "## Faults", "", chaos_note(x), ""]
+    if x["missing"]:
+        out += [f"- **no data**: {x['missing']}"]
+    rows = []
+    for f in x["faults"]:
+        req, rec = f["requests"] or {}, f["recovery"] or {}
+        rows.append(
+            [
+                f["label"],
+                str(f["target"] or "-"),
+                f"{seconds(f['start_s'])} to {seconds(f['end_s'])}",
+                f["outcome"] + (f": {f['detail']}" if f["detail"] else ""),
+                f"{req.get('count', '-')} ({req.get('status_503', '-')} / {req.get('no_response', '-')})",
+                num(req.get("max_latency_ms"), "ms"),
+                _health_cell(f["health"]) if f["fail_fast"] else "not judged",
+                seconds(rec.get("first_order_s"), "+"),
+                seconds(rec.get("p95_s"), "+"),
+            ]
+        )
+    out += _md_table(
+        ["fault", "target", "window from run start", "outcome", "in flight (503 / no answer)", "max latency",
+         "health during", "first order", "P95 back"],
+        rows,
+    )  # fmt: skip
+    out += ["", "Reconciliation (whole run):", "", *(f"- {line}" for line in reconcile_lines(x["reconcile"]))]
+    return out
+
+
 def markdown(j: Judgement, summary: dict[str, Any]) -> str:
     """summary.md: verdict, reasons, checks, endpoints."""
     run = summary["run"]
@@ -59,6 +125,8 @@ def markdown(j: Judgement, summary: dict[str, Any]) -> str:
             for r, c in zip(_rows(j), sort_checks(j.checks), strict=True)
         ],
     )
+    if summary.get("chaos"):
+        out += _faults_md(summary["chaos"])
     if summary["endpoints"]:
         out += ["", f"## Endpoints ({summary['scope']})", ""]
         out += _md_table(

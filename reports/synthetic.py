@@ -67,6 +67,8 @@ class SyntheticRun:
     )
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     write_requests: bool = True
+    health_rows: list[tuple[float, str, int, float]] | None = None
+    reconcile: dict[str, Any] | None = None
 
     @property
     def end(self) -> float:
@@ -165,6 +167,36 @@ class SyntheticRun:
             }
         )
 
+    def add_fault(
+        self, kind: str, start: float, end: float | None, *, outcome: str = "applied", detail: str = ""
+    ) -> None:
+        """One faults.jsonl line (epoch seconds)."""
+        line: dict[str, Any] = {"kind": kind, "target": None, "start": start, "end": end, "params": {}}
+        self.faults = [*(self.faults or []), {**line, "outcome": outcome, "detail": detail}]
+
+    def add_health(
+        self,
+        endpoint: str,
+        status: int,
+        latency_ms: float,
+        window: tuple[float, float],
+        every_s: float = 0.25,
+    ) -> None:
+        """health.csv polls of one endpoint over `window`, all with the same answer."""
+        rows = self.health_rows if self.health_rows is not None else []
+        rows.extend(
+            (float(ts), endpoint, status, latency_ms) for ts in np.arange(window[0], window[1], every_s)
+        )
+        self.health_rows = rows
+
+    def set_health(self, endpoint: str, status: int, latency_ms: float, window: tuple[float, float]) -> None:
+        """Replace the answer of an endpoint's polls sent inside `window`."""
+        assert self.health_rows is not None
+        self.health_rows = [
+            (ts, e, status, latency_ms) if e == endpoint and window[0] <= ts < window[1] else (ts, e, st, lat)
+            for ts, e, st, lat in self.health_rows
+        ]
+
     def run_json(self, path: Path) -> dict[str, Any]:
         """The run.json this folder gets."""
         return {
@@ -217,6 +249,14 @@ class SyntheticRun:
             (path / "races.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.races))
         if self.faults is not None:
             (path / "faults.jsonl").write_text("".join(json.dumps(f) + "\n" for f in self.faults))
+        if self.health_rows is not None:
+            rows = sorted(self.health_rows)
+            (path / "health.csv").write_text(
+                "ts,endpoint,status,latency_ms\n"
+                + "".join(f"{t:.3f},{e},{st},{lat:.2f}\n" for t, e, st, lat in rows)
+            )
+        if self.reconcile is not None:
+            (path / "reconcile.json").write_text(json.dumps(self.reconcile))
         if self.probes is not None:
             (path / "probes.json").write_text(json.dumps({"ran_at": iso(self.end), "probes": self.probes}))
         return path
@@ -283,4 +323,65 @@ def healthy_race(seed: int = 1, trials: int = 20) -> SyntheticRun:
         error_code="ASSIGNMENT_TAKEN",
     )
     run.add_pool(active=8)
+    return run
+
+
+def clean_reconcile(ran_at: float = T0) -> dict[str, Any]:
+    """A reconcile.json that finds nothing wrong."""
+    return {
+        "ran_at": ran_at,
+        "acknowledged": {"checked": 400, "missing": 0, "examples": []},
+        "indeterminate": {
+            "total": 6,
+            "once": 2,
+            "not_at_all": 4,
+            "more_than_once": 0,
+            "unknown": 0,
+            "examples": [],
+        },
+        "idempotent_retries": {"keys": 5, "duplicate_effects": 0, "examples": []},
+    }
+
+
+def healthy_chaos(
+    kind: str = "db_restart",
+    *,
+    start_s: float = 300.0,
+    duration_s: float = 20.0,
+    recover_after_s: float | None = 0.5,
+    seed: int = 1,
+) -> SyntheticRun:
+    """A load run with one fault that every threshold holds on: fast 503s while the database is away,
+    health that says so, orders again `recover_after_s` after the fault's end (None: never again).
+
+    Like the real service, /health/db and /ready still say 200 in the fault's first half second
+    (the shutdown takes a moment) and again in its last half second (the database is back before
+    the fault's end is logged): the grace at both ends must absorb that.
+    """
+    rng = np.random.default_rng(seed)
+    run = SyntheticRun(kind="load", seed=seed)
+    steady = run.window("steady")
+    start, end = run.t0 + start_s, run.t0 + start_s + duration_s
+    run.add_fault(kind, start, end)
+    back = None if recover_after_s is None else end + recover_after_s
+    for name in CORE:
+        ok = 201 if name.startswith("POST") else 200
+        run.add_requests(name, rng.uniform(20, 150, size=100), status=ok, window=(steady[0], start))
+        run.add_requests(name, rng.uniform(5, 60, size=20), status=503, error_code="DATABASE_UNAVAILABLE",
+                         window=(start, end))  # fmt: skip
+        if back is None or back - end >= 1.0:  # the service still failing after the fault's end
+            run.add_requests(name, rng.uniform(5, 60, size=10), status=503, error_code="DATABASE_UNAVAILABLE",
+                             window=(end, back or steady[1]))  # fmt: skip
+        if back is not None:
+            run.add_requests(name, rng.uniform(20, 150, size=100), status=ok, window=(back, steady[1]))
+        run.add_requests(name, rng.uniform(20, 400, size=20), phase="warmup")
+    for _ in range(40):
+        run.add_event("lock_wait", t=steady[0] + 10, duration=float(rng.uniform(1, 10)), resource="wallet")
+    run.add_pool(active=5)
+    run.add_pool(active=4, phase="warmup")
+    for endpoint in ("live", "ready", "db"):
+        run.add_health(endpoint, 200, 3.0, (run.t0, run.end))
+    for endpoint in ("ready", "db"):
+        run.set_health(endpoint, 503, 4.0, (start + 0.5, end - 0.5))
+    run.reconcile = clean_reconcile(run.end + 1)
     return run

@@ -12,7 +12,7 @@ import pytest
 
 from reports import generate
 from reports.evidence import load_evidence
-from reports.synthetic import SyntheticRun, healthy_load, healthy_race
+from reports.synthetic import SyntheticRun, clean_reconcile, healthy_load, healthy_race
 
 
 @pytest.fixture(autouse=True)
@@ -136,6 +136,7 @@ def test_fault_windows_are_phases(tmp_path: Path) -> None:
     start, end = run.t0 + 300, run.t0 + 330
     run.faults = [{"kind": "kill_db", "target": "postgres", "start": start, "end": end, "params": {},
                    "outcome": "reverted", "detail": ""}]  # fmt: skip
+    run.reconcile = clean_reconcile()  # a run with faults is judged on its reconciliation too
     run.add_requests("GET /api/orders/{id}", np.full(60, 30.0), status=503, error_code="DATABASE_UNAVAILABLE",
                      window=(start, end))  # fmt: skip
     code, summary, _ = _gen(run.write(tmp_path / "a"))
@@ -218,6 +219,7 @@ def test_a_lock_wait_that_began_in_a_fault_belongs_to_it(tmp_path: Path) -> None
     start, end = run.t0 + 300, run.t0 + 330
     run.faults = [{"kind": "db_latency", "target": None, "start": start, "end": end, "params": {},
                    "outcome": "applied", "detail": ""}]  # fmt: skip
+    run.reconcile = clean_reconcile()
     before = _checks(_gen(run.write(tmp_path / "before"))[1])["lock_wait_p99"]["n"]
     run.add_event("lock_wait", t=end + 0.2, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "a"))
