@@ -1,0 +1,121 @@
+"""Jepsen-style evidence of a chaos run, and proof that it can fail: `health.csv` and `reconcile.json`
+from a healthy service under a database pause and restart, then from a deliberately broken one
+(`--defects`) that acknowledges orders before committing them and never reconnects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import read_json, scenario_file
+from tests.e2e.test_harness_run import TINY_LOAD
+
+pytestmark = pytest.mark.e2e
+
+# 14 s of the peak mix at x300: the database is paused 4 s to 8 s, then restarted at 9 s.
+PAUSE_THEN_RESTART = (
+    TINY_LOAD.replace("speedup = 600", "speedup = 300")
+    + """
+[[faults]]
+kind = "db_pause"
+start_s = 1200
+duration_s = 1200
+
+[[faults]]
+kind = "db_restart"
+start_s = 2700
+duration_s = 600
+"""
+)
+
+# The restart alone, 4 s to 6 s, 8 s of load after it.
+RESTART = (
+    TINY_LOAD.replace("speedup = 600", "speedup = 300")
+    + """
+[[faults]]
+kind = "db_restart"
+start_s = 1200
+duration_s = 600
+"""
+)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _run(harness: Any, tmp_path: Path, text: str, *extra: str) -> tuple[Path, list[dict[str, Any]]]:
+    run = harness("run", str(scenario_file(tmp_path, text)), "--no-report", *extra)
+    code, out = run.finish(timeout_s=180)
+    assert code == 0, out
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record["errors"]
+    assert run.survivors() == {}
+    faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
+    assert all(f["outcome"] == "applied" for f in faults), faults
+    return run_dir, faults
+
+
+def test_a_healthy_service_loses_nothing_and_its_health_shows_the_fault(harness: Any, tmp_path: Path) -> None:
+    run_dir, faults = _run(harness, tmp_path, PAUSE_THEN_RESTART)
+    assert read_json(run_dir / "run.json")["defects"] == []
+
+    reconcile = read_json(run_dir / "reconcile.json")
+    assert reconcile["acknowledged"]["checked"] > 100
+    assert reconcile["acknowledged"]["missing"] == 0, reconcile["acknowledged"]["examples"]
+    assert reconcile["indeterminate"]["total"] > 0, "the faults left some writes unanswered"
+    assert reconcile["indeterminate"]["more_than_once"] == 0, reconcile["indeterminate"]["examples"]
+    assert reconcile["idempotent_retries"]["keys"] > 0, "clients retried across the faults"
+    assert reconcile["idempotent_retries"]["duplicate_effects"] == 0, reconcile["idempotent_retries"]
+
+    requests = _rows(run_dir / "requests.csv")
+    retried = [
+        r for r in requests if r["idempotency_key"] and not r["ts_intended"] and r["flow"] == "orders_created"
+    ]
+    assert retried, "a retry is a row of its own, without an intended send time"
+
+    health = _rows(run_dir / "health.csv")
+    assert {r["endpoint"] for r in health} == {"live", "ready", "db"}
+    assert all(r["status"] == "200" for r in health if r["endpoint"] == "live"), (
+        "live never depends on the database"
+    )
+    pause = next(f for f in faults if f["kind"] == "db_pause")
+    db = [r for r in health if r["endpoint"] == "db"]
+    sent_during = [r for r in db if pause["start"] <= float(r["ts"]) < pause["end"]]
+    assert any(r["status"] in ("0", "503") for r in sent_during), sent_during
+    # A poll sent in the pause may be answered 200 after the resume, never while still paused.
+    answered_during = [
+        r for r in sent_during if float(r["ts"]) + float(r["latency_ms"]) / 1000 < pause["end"]
+    ]
+    assert all(r["status"] in ("0", "503") for r in answered_during), answered_during
+    last = max(float(r["ts"]) for r in db if r["status"] == "200")
+    assert last > faults[-1]["end"], "db healthy again after the restart"
+
+
+def test_the_checks_fail_on_a_service_that_acknowledges_before_commit_and_never_reconnects(
+    harness: Any, tmp_path: Path
+) -> None:
+    run_dir, faults = _run(harness, tmp_path, RESTART, "--defects", "ack_before_commit,no_reconnect")
+    assert read_json(run_dir / "run.json")["defects"] == ["ack_before_commit", "no_reconnect"]
+
+    reconcile = read_json(run_dir / "reconcile.json")
+    lost = reconcile["acknowledged"]
+    assert lost["missing"] > 0, "orders answered 201 before a COMMIT the restart prevented are lost"
+    assert {e["name"] for e in lost["examples"]} == {"POST /api/orders"}
+
+    end = faults[0]["end"]
+    orders_after = [
+        r for r in _rows(run_dir / "requests.csv") if r["name"] == "POST /api/orders" and float(r["ts"]) > end
+    ]
+    assert orders_after, "orders kept arriving after the fault"
+    assert not any(r["status"].startswith("2") for r in orders_after), "no order succeeds after the restart"
+    health = _rows(run_dir / "health.csv")
+    assert not any(r["endpoint"] == "db" and r["status"] == "200" and float(r["ts"]) > end for r in health)
