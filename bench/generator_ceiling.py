@@ -55,7 +55,7 @@ from bench.common import (
 
 LOCUSTFILE = REPO / "bench" / "_locust_trivial.py"
 LAG_P99_LIMIT_MS = 10.0
-DEFAULT_STEPS = (250, 500, 1000, 1500, 2000)
+DEFAULT_STEPS = (500, 1000, 1500, 2000, 3000)
 FAKE_FIXTURES = {
     "users": [
         {"id": f"u-{role}", "role": role, "email": f"{role.lower()}@bench", "password": "x", "token": "t"}
@@ -131,7 +131,7 @@ def run_locust_closed(port: int, server: int, window_s: float, workers: int, tmp
                 procs.append(spawn(args, log_path=log, env=locust_env()))
         else:
             procs.append(spawn(head, log_path=log, env=locust_env()))
-        return measure_window(port, server, procs, window_s, warmup_s=2.0)
+        return measure_window(port, server, procs, window_s, warmup_s=4.0)
     finally:
         for proc in procs:
             stop(proc)
