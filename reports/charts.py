@@ -151,6 +151,31 @@ def pool_over_time(ev: Evidence, t0: float) -> Chart | None:
     return _png(fig, "Connection pool", "pool-time", "pool utilization and waiting requests over time")
 
 
+def health_over_time(ev: Evidence, t0: float) -> Chart | None:
+    """Each health.csv poll: latency per endpoint, coloured by its answer (2xx, 503, other, none)."""
+    h = ev.health
+    if h is None or not len(h):
+        return None
+    fig, axes = plt.subplots(3, 1, layout="constrained", figsize=(9, 4.2), sharex=True)
+    status = h["status"].to_numpy()
+    kinds = (
+        ("2xx", (status >= 200) & (status < 300), "#54a24b"),
+        ("503", status == 503, "#f58518"),
+        ("other", (status > 0) & ((status < 200) | (status >= 300)) & (status != 503), "#b279a2"),
+        ("no answer", status == 0, "#e45756"),
+    )
+    for ax, endpoint in zip(axes, ("live", "ready", "db"), strict=True):
+        mine = (h["endpoint"] == endpoint).to_numpy()
+        for label, sel, color in kinds:
+            rows = h[mine & sel]
+            ax.scatter(rows["ts"] - t0, rows["latency_ms"], s=4, color=color, label=label)
+        ax.set_ylabel(f"/{endpoint} ms", fontsize=8)
+        _shade(ax, ev, t0)
+    axes[0].legend(fontsize=7, loc="upper right", ncol=4)
+    axes[-1].set_xlabel("seconds since start")
+    return _png(fig, "Health polls", "health-time", "health endpoint answers and latency over time")
+
+
 def bars(counts: dict[str, int], title: str, chart_id: str, color: str = "#4c78a8") -> Chart | None:
     """A horizontal bar chart of labelled counts (lock conflicts by code, race outcomes)."""
     items = [(k or "(none)", v) for k, v in counts.items() if v]

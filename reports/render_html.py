@@ -53,6 +53,7 @@ def charts_for(ev: Evidence, ts: ThresholdSet, j: Judgement) -> list[dict[str, s
         charts.latency_over_time(ev, t0, length),
         charts.throughput_over_time(ev, t0, length),
         charts.pool_over_time(ev, t0),
+        charts.health_over_time(ev, t0),
         charts.bars(
             lock_conflicts(ev, ts.exclude_phases)["responses_409"],
             "Lock conflicts (409) by code",

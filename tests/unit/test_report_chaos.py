@@ -255,6 +255,15 @@ def test_health_csv_cut_by_a_killed_writer_keeps_its_whole_lines(tmp_path: Path)
     assert any("health.csv" in n and "partial" in n for n in ev.notes)
 
 
+def test_charts_shade_the_fault_and_show_health(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reports.render_html.CHARTS_ENABLED", True)
+    path = healthy_chaos().write(tmp_path / "run")
+    generate(path, out=io.StringIO())
+    html = (path / "report.html").read_text()
+    for chart in ("latency-time", "throughput-time", "pool-time", "health-time"):
+        assert f'id="chart-{chart}"' in html
+
+
 @pytest.fixture(autouse=True)
 def _no_charts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Judging is what these tests check; charts are tested in test_report_outputs."""
