@@ -55,7 +55,7 @@ from bench.common import (
 
 LOCUSTFILE = REPO / "bench" / "_locust_trivial.py"
 LAG_P99_LIMIT_MS = 10.0
-DEFAULT_STEPS = (500, 1000, 1500, 2000, 3000)
+DEFAULT_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
 FAKE_FIXTURES = {
     "users": [
         {"id": f"u-{role}", "role": role, "email": f"{role.lower()}@bench", "password": "x", "token": "t"}
