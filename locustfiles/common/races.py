@@ -184,7 +184,7 @@ class RaceParticipants:
         go = Event()
         session = self.session()
         greenlets = [gevent.spawn(self._one, session, go, data, i) for i in mine]
-        Runtime.sleep_until(float(data["fire_at"]))
+        self.runtime.sleep_until(float(data["fire_at"]))
         go.set()
         gevent.joinall(greenlets)
         outcomes = [g.value for g in greenlets if g.value is not None]

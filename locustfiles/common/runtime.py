@@ -13,7 +13,6 @@ machines need nothing but the master's address:
 
 from __future__ import annotations
 
-import gevent
 from gevent.event import Event
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -25,6 +24,7 @@ from typing import Any
 
 from locustfiles.common.plan import RunPlan
 from locustfiles.common.samples import SampleWriter
+from locustfiles.common.waker import Waker
 
 START = "loadgate_start"
 DONE = "loadgate_done"
@@ -46,6 +46,7 @@ class Runtime:
         self.started = Event()
         self.done_workers: set[int] = set()
         self.expected_workers = 1
+        self.waker = Waker()
         self.driving = False
 
     # --- clock ---
@@ -104,12 +105,9 @@ class Runtime:
             raise RuntimeError("loadgate: no start message from the master")
         return self.t0
 
-    @staticmethod
-    def sleep_until(instant: float) -> None:
+    def sleep_until(self, instant: float) -> None:
         """Sleep to a wall-clock instant (all workers share wall-clock time, not a monotonic clock)."""
-        delay = instant - time.time()
-        if delay > 0:
-            gevent.sleep(delay)
+        self.waker.sleep_until(instant)
 
     # --- done ---
 
