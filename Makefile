@@ -1,11 +1,13 @@
 # Every target that needs Python creates .venv and installs the project on first use
 # (a stamp file, so later runs skip it). `make test` also installs Debian's chromium for the
 # report's browser test when it can (root with apt); without it that one test says why it skips.
+# `make bench` does the same for wrk, which bench/generator_ceiling.py compares Locust with.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 CHROMIUM_STAMP := $(VENV)/.stamp-chromium
+WRK_STAMP := $(VENV)/.stamp-wrk
 SUITE ?= release
 
 .PHONY: run test serve lint unit integration e2e bench clean
@@ -24,6 +26,15 @@ $(CHROMIUM_STAMP): | $(STAMP)
 	    || echo "chromium could not be installed; the browser test will skip"; \
 	else echo "no chromium and no root apt: the report's browser test will skip"; fi
 	@touch $(CHROMIUM_STAMP)
+
+$(WRK_STAMP): | $(STAMP)
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's wrk for bench/generator_ceiling.py"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	    || echo "wrk could not be installed; the generator bench will skip it"; \
+	else echo "no wrk and no root apt: the generator bench will skip it"; fi
+	@touch $(WRK_STAMP)
 
 run: $(STAMP)
 	$(BIN)/harness run $(SUITE) $(ARGS)
@@ -48,7 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-bench: $(STAMP)
+bench: $(STAMP) $(WRK_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
