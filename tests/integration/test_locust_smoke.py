@@ -158,7 +158,8 @@ def _race_plan(trials: int) -> dict[str, Any]:
 
 def _check_races(run_dir: Path, trials: int) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in (run_dir / "races.jsonl").read_text().splitlines()]
-    assert [t["trial"] for t in lines] == list(range(trials))
+    # A line is written when its trial completes: a slow trial 0 may land after trial 1.
+    assert sorted(t["trial"] for t in lines) == list(range(trials))
     for t in lines:
         assert t["kind"] == "assignment_accept" and len(t["participants"]) == 10
         assert t["winners"] == 1 == t["expected_winners"], t
