@@ -20,6 +20,7 @@ from locust.env import Environment
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from locustfiles.common.plan import load_plan
 from locustfiles.common.races import RaceCollector, RaceParticipants, coordinate
 from locustfiles.common.runtime import Runtime, run_dir_from_env
 from locustfiles.common.shape import PlanShape
+from locustfiles.common.step_watch import StepWatch
 
 log = logging.getLogger("loadgate")
 
@@ -51,6 +53,7 @@ def _cast() -> Cast:
 def _on_init(environment: Environment, **_: Any) -> None:
     RUNTIME.register(environment)
     runner = environment.runner
+    _watch_capacity(runner)
     if PLAN.race is None or runner is None:
         return
     from locust.runners import WorkerRunner
@@ -67,7 +70,30 @@ def _on_init(environment: Environment, **_: Any) -> None:
         _state["participants"] = participants
 
 
+def _watch_capacity(runner: Any) -> None:
+    """A capacity ramp stops at its first broken step (where the samples land: master or local)."""
+    from locust.runners import WorkerRunner
+
+    if PLAN.kind != "capacity" or runner is None or isinstance(runner, WorkerRunner):
+        return
+    from locust.runners import MasterRunner
+
+    # Workers report their samples every few seconds; a local runner writes them at once.
+    grace = 5.0 if isinstance(runner, MasterRunner) else 1.5
+    watch = StepWatch(PLAN, grace_s=grace)
+    RUNTIME.writer.on_rows = watch.add
+    _state["watch"] = watch
+
+
 def _finished() -> bool:
+    watch: StepWatch | None = _state.get("watch")
+    if watch is not None and RUNTIME.t0 is not None and RUNTIME.stop_reason is None:
+        broken = watch.broken(time.time() - RUNTIME.t0)
+        if broken is not None:
+            log.warning("loadgate: capacity step broke (%s); the steps above it are not run", broken)
+            RUNTIME.request_stop(broken)
+    if RUNTIME.stop_reason is not None:
+        return True
     if PLAN.race is not None:
         collector: RaceCollector | None = _state.get("collector")
         return collector is not None and collector.complete() and 0 in RUNTIME.done_workers

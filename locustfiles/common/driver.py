@@ -49,6 +49,8 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
     ):
         intended = t0 + arrival.at_s
         runtime.sleep_until(intended)
+        if runtime.stop_reason is not None:
+            break
         arrivals += 1
         if len(in_flight) >= bound:
             fire_dropped(
@@ -58,9 +60,11 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
             )
             continue
         in_flight.spawn(_guarded, flows, arrival.flow, intended)
-    runtime.sleep_until(t0 + plan.duration_s)
-    # Let flows that started before the end finish (bounded: a hung service must not hang the run).
-    in_flight.join(timeout=plan.request_timeout_s + 2.0)
+    if runtime.stop_reason is None:
+        runtime.sleep_until(t0 + plan.duration_s)
+    # Let flows that started before the end finish (bounded: a hung service must not hang the run;
+    # after an early stop, shorter: Locust's --stop-timeout ends the driver anyway).
+    in_flight.join(timeout=plan.request_timeout_s + 2.0 if runtime.stop_reason is None else 3.0)
     if len(in_flight):
         log.warning("loadgate: %d flows still in flight at the end were abandoned", len(in_flight))
         in_flight.kill(block=False)

@@ -9,6 +9,7 @@ machines need nothing but the master's address:
                                         worker's arrival schedule and phase column line up
     worker -> master   loadgate_done   {worker}: its schedule ran out and its flows finished
                                         (its buffered samples were sent just before, in order)
+    master -> workers  loadgate_stop   {reason}: stop starting arrivals (a capacity step broke)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from locustfiles.common.waker import Waker
 
 START = "loadgate_start"
 DONE = "loadgate_done"
+STOP = "loadgate_stop"
 # Lead time between the master's start and the common t0: the start message must reach every
 # worker first. Loopback needs milliseconds; remote workers on a LAN well under this.
 DISTRIBUTED_START_LEAD_S = 0.5
@@ -48,6 +50,7 @@ class Runtime:
         self.expected_workers = 1
         self.waker = Waker()
         self.driving = False
+        self.stop_reason: str | None = None
 
     # --- clock ---
 
@@ -77,6 +80,7 @@ class Runtime:
         environment.events.test_start.add_listener(self._on_test_start)
         if isinstance(runner, WorkerRunner):
             runner.register_message(START, self._on_start_message)
+            runner.register_message(STOP, self._on_stop_message)
         else:
             runner.register_message(DONE, self._on_done_message)
 
@@ -108,6 +112,20 @@ class Runtime:
     def sleep_until(self, instant: float) -> None:
         """Sleep to a wall-clock instant (all workers share wall-clock time, not a monotonic clock)."""
         self.waker.sleep_until(instant)
+
+    # --- early stop ---
+
+    def request_stop(self, reason: str) -> None:
+        """No more arrivals, here and (from the master) on every worker; flows in flight finish."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        runner = self.environment.runner if self.environment else None
+        if isinstance(runner, MasterRunner):
+            runner.send_message(STOP, {"reason": reason})
+
+    def _on_stop_message(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.stop_reason = str(msg.data.get("reason") or "stopped by the master")
 
     # --- done ---
 

@@ -128,6 +128,8 @@ class SampleWriter:
         self._file: TextIO | None = None
         self._csv: Any = None
         self._environment: Environment | None = None
+        # Where rows land (master or local runner), a reader of every batch: the capacity watch.
+        self.on_rows: Callable[[list[Row]], None] | None = None
 
     @property
     def path(self) -> Path | None:
@@ -216,6 +218,8 @@ class SampleWriter:
         self._csv.writerows(rows)
         self._file.flush()
         self.rows_written += len(rows)
+        if self.on_rows is not None:
+            self.on_rows(rows)
 
     def close(self) -> None:
         if self._file is not None and not self._file.closed:
