@@ -1,9 +1,9 @@
 """Runs one scenario end to end and leaves its evidence in a run folder.
 
 Order of life: validate (before anything starts) -> run folder -> database + service + seed ->
-pool and health samplers -> Locust -> probes -> reconciliation. Whatever happens (success, a crash
-of Locust or the service, Ctrl-C, a timeout), everything started is stopped in reverse order in
-`finally`, each exit is recorded in `run.json`, and `status` says whether the evidence is complete.
+pool, health and CPU samplers -> Locust -> probes -> reconciliation. Whatever happens (success, a
+crash of Locust or the service, Ctrl-C, a timeout), everything started is stopped in reverse order
+in `finally`, each exit is recorded in `run.json`, and `status` says whether the evidence is complete.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
 from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
@@ -134,6 +135,20 @@ def _drive(
     return None
 
 
+def _process_groups(stack: Stack, backend: Backend | None, locust: LocustProcesses) -> Groups:
+    """The root pids `cpu.csv` follows: service, each Locust process, the postmaster (when local)."""
+    groups: dict[str, list[int]] = {}
+    if stack.service is not None and stack.service.pid is not None:
+        groups["service"] = [stack.service.pid]
+    for name, pid in locust.pids():
+        groups[name] = [pid]
+    pg = getattr(backend, "pg", None)
+    postmaster = getattr(pg, "pid", None)
+    if isinstance(postmaster, int):
+        groups["postgres"] = [postmaster]
+    return groups
+
+
 def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
     if database_url is None:
         return
@@ -171,6 +186,7 @@ def run_plan(
     stack: Stack | None = None
     sampler: PoolSampler | None = None
     health: HealthSampler | None = None
+    cpu: CpuSampler | None = None
     locust: LocustProcesses | None = None
     scheduler: FaultScheduler | None = None
     status, errors = "failed", []
@@ -209,6 +225,9 @@ def run_plan(
         locust.start()
         for name, pid in locust.pids():
             record.add_process({"name": name, "pid": pid})
+        running = locust
+        cpu = CpuSampler(lambda: _process_groups(stack, backend, running), run_dir / "cpu.csv")
+        cpu.start()
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
         if plan.get("faults"):
             context = FaultContext(
@@ -247,7 +266,7 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, scheduler, locust, (sampler, health), stack, run_dir, status)
+        _shutdown(record, scheduler, locust, (sampler, health, cpu), stack, run_dir, status)
     return Outcome(run_dir, status, errors)
 
 
@@ -255,7 +274,7 @@ def _shutdown(
     record: RunRecord,
     scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
-    samplers: tuple[PoolSampler | None, HealthSampler | None],
+    samplers: tuple[PoolSampler | None, HealthSampler | None, CpuSampler | None],
     stack: Stack | None,
     run_dir: Path,
     status: str,
@@ -282,11 +301,9 @@ def _shutdown(
                 record.add_error(f"fault: {error}")
         if locust is not None:
             attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-        pool_sampler, health_sampler = samplers
-        if pool_sampler is not None:
-            attempt("stopping the pool sampler", pool_sampler.stop)
-        if health_sampler is not None:
-            attempt("stopping the health sampler", health_sampler.stop)
+        for what, sampler in zip(("pool", "health", "CPU"), samplers, strict=True):
+            if sampler is not None:
+                attempt(f"stopping the {what} sampler", sampler.stop)
         if stack is not None:
             if status != "failed" or stack.database_url:
                 attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))

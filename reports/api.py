@@ -74,10 +74,11 @@ def write_run(report: RunReport) -> None:
     _write(d / "summary.json", dumps(doc))
     _write(d / "junit.xml", junit([(str(j.run.get("id") or d.name), j)]))
     md = markdown(j, report.summary)
-    if "capacity" in report.document:
-        md += "\n## Capacity\n\n```\n" + capacity_text(report.document["capacity"]) + "```\n"
+    capacity = capacity_text(report.document["capacity"]) if "capacity" in report.document else None
+    if capacity is not None:
+        md += "\n## Capacity\n\n```\n" + capacity + "```\n"
     _write(d / "summary.md", md)
-    _write(d / "report.html", run_html(report.judgement, report.summary))
+    _write(d / "report.html", run_html(report.judgement, report.summary, capacity))
 
 
 def _error_report(run_dir: Path, reason: str) -> Judgement:

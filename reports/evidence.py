@@ -84,6 +84,7 @@ class Evidence:
     reconcile: dict[str, Any] | None = None
     scenario_thresholds: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cpu: pd.DataFrame | None = None
 
     @property
     def kind(self) -> str:
@@ -293,6 +294,17 @@ def _optional_json(path: Path | None, notes: list[str]) -> dict[str, Any] | None
         return None
 
 
+def load_cpu(path: Path, notes: list[str]) -> pd.DataFrame:
+    """cpu.csv (long: one row per process group and sample) -> numeric `ts`, `cpu_pct`, `rss_mb`."""
+    try:
+        df = pd.read_csv(_complete_part(path, notes), dtype={"process": "string"})
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame({"ts": [], "process": pd.Series([], dtype="string")})
+    for col in ("ts", "cpu_pct", "rss_mb"):
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else math.nan
+    return df
+
+
 def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
     if plan and isinstance(plan.get("thresholds"), list):
         return [t for t in plan["thresholds"] if isinstance(t, dict)]
@@ -345,4 +357,5 @@ def load_evidence(run_dir: Path) -> Evidence:
         reconcile=_optional_json(opt("reconcile.json"), notes),
         scenario_thresholds=_scenario_thresholds(run_dir, plan),
         notes=notes,
+        cpu=load_cpu(cpu, notes) if (cpu := opt("cpu.csv")) else None,
     )

@@ -68,13 +68,14 @@ def charts_for(ev: Evidence, ts: ThresholdSet, j: Judgement) -> list[dict[str, s
     return [c for c in out if c is not None]
 
 
-def run_html(j: Judgement, summary: dict[str, Any]) -> str:
-    """The page of one run."""
+def run_html(j: Judgement, summary: dict[str, Any], capacity: str | None = None) -> str:
+    """The page of one run (`capacity`: the capacity table as text, for a capacity run)."""
     checks = sort_checks(j.checks)
     labels = [f["label"] for f in (summary.get("chaos") or {}).get("faults", [])]
     return _ENV.get_template("report.html.j2").render(
         j=j,
         s=summary,
+        capacity=capacity,
         checks=checks,
         failed=[c for c in checks if c.status == "fail"],
         fault_checks={label: [c for c in checks if c.name.endswith(f"[{label}]")] for label in labels},
@@ -90,4 +91,5 @@ def suite_html(suite: Judgement, children: list[tuple[str, Judgement, dict[str, 
         checks=[],
         failed=[],
         suite=[(n, cj, sort_checks(cj.checks), s) for n, cj, s in children],
+        capacity=None,
     )
