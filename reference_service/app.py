@@ -51,7 +51,9 @@ class RequestLog:
             )
 
 
-def create_app(settings: Settings, log: JsonLogger | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, log: JsonLogger | None = None, server: dict[str, str] | None = None
+) -> FastAPI:
     log = log or JsonLogger(settings.log_file)
     db = Database(settings, log)
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings, log: JsonLogger | None = None) -> FastAPI:
             defects=sorted(settings.defects),
             poolMin=settings.pool_min_size,
             poolMax=settings.pool_max_size,
+            server=server or {},
         )
         try:
             yield
