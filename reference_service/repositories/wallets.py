@@ -35,6 +35,26 @@ async def lock(s: Session, wallet_id: str) -> bool:
     return row is not None
 
 
+async def payer_of_payment(s: Session, payment_id: str) -> str | None:
+    """The wallet a capture of this payment debits (the order's buyer's); None if either is missing."""
+    row = await s.one(
+        """SELECT w.id FROM payments p JOIN orders o ON o.id = p.order_id
+           JOIN wallets w ON w.owner_id = o.buyer_id WHERE p.id = %s""",
+        (payment_id,),
+        op="wallets.payer_of_payment",
+    )
+    return str(row["id"]) if row else None
+
+
+async def take_turn(s: Session, wallet_id: str) -> None:
+    """Wait for this wallet's session-level advisory lock (released by `end_turn` or the session's end)."""
+    await s.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (wallet_id,), op="wallets.take_turn")
+
+
+async def end_turn(s: Session, wallet_id: str) -> None:
+    await s.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (wallet_id,), op="wallets.end_turn")
+
+
 async def system_wallet(s: Session, kind: str) -> str | None:
     row = await s.one("SELECT id FROM wallets WHERE kind = %s", (kind,), op="wallets.system")
     return str(row["id"]) if row else None

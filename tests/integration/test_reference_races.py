@@ -258,6 +258,9 @@ def test_concurrent_captures_never_overdraw(service_stack: Callable[..., Stack],
             )
             assert len(per_payment) == affordable
             assert all(row["n"] == 3 and row["s"] == 0 for row in per_payment)
+            # captures take turns on the wallet with a session lock: none may outlive its capture
+            held = stack.sql("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'")[0]["n"]
+            assert held == 0
         elif final < 0 or captured > affordable:
             anomaly = (trial, final, captured)
             break
