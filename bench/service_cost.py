@@ -79,6 +79,11 @@ def measure(run_dir: Path) -> dict[str, Any]:
         # mean % of one core x seconds = CPU seconds; per request, in ms
         out[f"{name}_ms_per_req"] = float(group["cpu_pct"].mean()) / 100.0 * seconds * 1000 / max(n, 1)
         out[f"{name}_pct"] = float(group["cpu_pct"].mean())
+    if ev.pool is not None and len(ev.pool):
+        pool = ev.pool[(ev.pool["ts"] >= steady.start) & (ev.pool["ts"] < steady.end)]
+        out["pool_waiting"] = float(pool["waiting"].mean())
+    failed = ev.requests["status"].to_numpy()[inside]
+    out["failed_pct"] = 100.0 * float(((failed == 0) | (failed >= 500)).mean()) if n else 0.0
     retries = 0
     log = run_dir / "service.jsonl"
     if log.exists():
@@ -122,6 +127,7 @@ def main() -> int:
                     f"postgres {m.get('postgres_ms_per_req', 0):.2f} "
                     f"locust {m.get('locust_ms_per_req', 0):.2f}"
                     f" (service {m.get('service_pct', 0):.0f} %, machine {m.get('machine_pct', 0):.0f} %), "
+                    f"pool waiting {m.get('pool_waiting', 0):.1f}, failed {m['failed_pct']:.2f} %, "
                     f"capture retries {m['capture_retries']}; load average {load[0]:.2f}; {new[-1].name}",
                     flush=True,
                 )
@@ -132,6 +138,7 @@ def main() -> int:
             f"p95 {med['p95_ms']:.1f} ms, service {med.get('service_ms_per_req', 0):.2f} ms/req, "
             f"postgres {med.get('postgres_ms_per_req', 0):.2f} ms/req, "
             f"locust {med.get('locust_ms_per_req', 0):.2f} ms/req, "
+            f"pool waiting {med.get('pool_waiting', 0):.1f}, failed {med['failed_pct']:.2f} %, "
             f"capture retries {med['capture_retries']:.0f}"
         )
     return 0
