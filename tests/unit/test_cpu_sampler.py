@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,29 @@ def test_cpu_pct_counts_increases_new_pids_whole_and_gone_pids_not_at_all() -> N
     assert cpu_pct(before, now, 0.0) == 0.0
 
 
+BUSY_THEN_WAIT = (
+    "import sys, time\n"
+    "t = time.process_time()\n"
+    "while time.process_time() - t < 0.2: pass\n"
+    "print('busy', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
 def test_sampler_rows_name_each_group_and_the_machine(tmp_path: Path) -> None:
-    sampler = CpuSampler(lambda: {"service": [os.getpid()], "gone": [2**22 + 7]}, tmp_path / "cpu.csv")
-    assert sampler.sample() == []  # the first call is the baseline
-    sum(i * i for i in range(200_000))  # some CPU time of our own
-    rows = sampler.sample()
+    # A child of its own as the group's root: the test process itself may have children (a
+    # session's PostgreSQL and its backends) that a group counts as its tree.
+    child = subprocess.Popen(
+        [sys.executable, "-c", BUSY_THEN_WAIT], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        sampler = CpuSampler(lambda: {"service": [child.pid], "gone": [2**22 + 7]}, tmp_path / "cpu.csv")
+        assert sampler.sample() == []  # the first call is the baseline
+        assert child.stdout is not None and child.stdout.readline() == b"busy\n"
+        rows = sampler.sample()
+    finally:
+        child.kill()
+        child.communicate()
     by_name = {str(r[1]): r for r in rows}
     assert set(by_name) == {"service", "gone", "machine", "iowait"}
     assert by_name["service"][2] == 1 and float(str(by_name["service"][4])) > 0
