@@ -109,6 +109,7 @@ CASES: dict[str, Breaker] = {
     "lock_timeout_rate": _lock_timeout,
     "update_conflict_rate": _update_conflicts,
     "lock_wait_p99": _lock_wait,
+    "lock_wait_p99_race": _lock_wait,
     "pool_utilization": _pool_util,
     "pool_utilization_max": _pool_max,
     "pool_exhaustion": _pool_exhaustion,
