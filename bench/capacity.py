@@ -7,11 +7,14 @@
 quicker before/after of one change; the headline figure uses the scenario as written. Extra
 `--env NAME=VALUE` reach the service (it inherits the harness's environment: POOL_MAX_SIZE, ...).
 Each line says the load average before the run, since other jobs on the machine move the figure.
+`--pgbench` follows each capacity run with `bench/pgbench_ceiling.py` (16 clients, 10 s per script)
+on the same machine, and states that run's service writes/s as a share of the database's TPS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -38,12 +41,33 @@ def _scenario(start_scale: float | None, tmp: Path) -> Path:
     return out
 
 
+def _pgbench_share(run_dir: Path, out: Path) -> str:
+    cmd = [sys.executable, str(ROOT / "bench" / "pgbench_ceiling.py"), "--clients", "16"]
+    cmd += ["--run-dir", str(run_dir), "--json", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True)
+    if done.returncode != 0 or not out.exists():
+        return f"pgbench failed ({done.returncode}): {done.stderr[-500:]}"
+    doc = json.loads(out.read_text())
+    tps = doc["runs"][0]["tps"]
+    best = {script: max(by_clients.values()) for script, by_clients in tps.items()}
+    service = doc.get("service") or {}
+    if "writes_per_s" not in service:
+        return f"pgbench {best}; service: {service.get('error', 'no figure')}"
+    rate = service["writes_per_s"]
+    return (
+        f"pgbench, 16 clients: tpcb-like {best['tpcb-like']:,.0f} tps, insert-only "
+        f"{best['insert-only']:,.0f} tps; the service's {rate:.1f} 2xx writes/s at {service['step']} = "
+        f"{100 * rate / best['tpcb-like']:.1f} % / {100 * rate / best['insert-only']:.1f} % of them"
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--start-scale", type=float, default=None)
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--runs-dir", type=Path, default=Path(tempfile.gettempdir()) / "loadgate-bench-capacity")
+    p.add_argument("--pgbench", action="store_true", help="pgbench the database after each run")
     args = p.parse_args()
     env = dict(os.environ)
     env.update(item.split("=", 1) for item in args.env)
@@ -75,6 +99,8 @@ def main() -> int:
                 f"        bottleneck broke: {result['bottleneck_broken']}",
                 flush=True,
             )
+            if args.pgbench:
+                print(f"        {_pgbench_share(new[-1], Path(tmp) / f'pgbench-{i}.json')}", flush=True)
     print(f"median of {len(ceilings)}: {statistics.median(ceilings):,.0f} orders/h sustained")
     return 0
 
