@@ -18,12 +18,38 @@ from typing import Any
 import psutil
 
 from harness.db.base import free_port
+from harness.locust_runner import LocustProcesses
 from harness.processes import spawn, stop
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 __all__ = ["PYTHON", "REPO", "free_port", "spawn", "stop"]
+
+# Placeholder users for the real locustfile against a bench endpoint, which checks no token.
+FAKE_FIXTURES = {
+    "users": [
+        {"id": f"u-{role}", "role": role, "email": f"{role.lower()}@bench", "password": "x", "token": "t"}
+        | ({"agentId": "agent-1"} if role == "AGENT" else {})
+        for role in ("BUYER", "SELLER", "AGENT", "ADMIN")
+    ],
+    "platformWalletId": "w-platform",
+}
+
+
+def loadgate_locust(
+    port: int, plan_doc: dict[str, Any], run_dir: Path, *, workers: int = 0
+) -> LocustProcesses:
+    """The real locustfile (not started) with `plan_doc` and the placeholder fixtures in `run_dir`."""
+    (run_dir / "plan.json").write_text(json.dumps(plan_doc))
+    (run_dir / "fixtures.json").write_text(json.dumps(FAKE_FIXTURES))
+    return LocustProcesses(
+        host=f"http://127.0.0.1:{port}",
+        run_dir=run_dir,
+        plan_path=run_dir / "plan.json",
+        fixtures_path=run_dir / "fixtures.json",
+        workers=workers,
+    )
 
 
 def load_average() -> str:

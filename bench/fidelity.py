@@ -39,8 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, whatever the install
 
-from bench.common import load_average, machine, median, start_loopback_server, stop
-from bench.generator_ceiling import FAKE_FIXTURES
+from bench.common import load_average, loadgate_locust, machine, median, start_loopback_server, stop
 from bench.latency_model import Draws, Stalls, completion, within
 from reports.percentiles import percentiles
 
@@ -82,18 +81,10 @@ def truth_ms(
 
 def run_harness(port: int, plan_doc: dict[str, Any], tmp: Path) -> Path:
     """The real locustfile, local runner, against the endpoint; returns its requests.csv."""
-    from harness.locust_runner import LocustProcesses
 
     run_dir = tmp / "harness"
     run_dir.mkdir()
-    (run_dir / "plan.json").write_text(json.dumps(plan_doc))
-    (run_dir / "fixtures.json").write_text(json.dumps(FAKE_FIXTURES))
-    locust = LocustProcesses(
-        host=f"http://127.0.0.1:{port}",
-        run_dir=run_dir,
-        plan_path=run_dir / "plan.json",
-        fixtures_path=run_dir / "fixtures.json",
-    )
+    locust = loadgate_locust(port, plan_doc, run_dir)
     deadline = time.monotonic() + float(plan_doc["duration_s"]) + 60.0
     try:
         locust.start()

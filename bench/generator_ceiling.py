@@ -44,6 +44,7 @@ from bench.common import (
     cpu_seconds,
     free_port,
     load_average,
+    loadgate_locust,
     locust_env,
     machine,
     median,
@@ -56,14 +57,6 @@ from bench.common import (
 LOCUSTFILE = REPO / "bench" / "_locust_trivial.py"
 LAG_P99_LIMIT_MS = 10.0
 DEFAULT_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
-FAKE_FIXTURES = {
-    "users": [
-        {"id": f"u-{role}", "role": role, "email": f"{role.lower()}@bench", "password": "x", "token": "t"}
-        | ({"agentId": "agent-1"} if role == "AGENT" else {})
-        for role in ("BUYER", "SELLER", "AGENT", "ADMIN")
-    ],
-    "platformWalletId": "w-platform",
-}
 
 
 def _locust() -> str:
@@ -220,22 +213,13 @@ def _read_rows(path: Path) -> dict[str, np.ndarray]:
 def run_driver(
     port: int, server: int, steps: Sequence[float], step_s: float, workers: int, tmp: Path
 ) -> dict[str, Any]:
-    from harness.locust_runner import LocustProcesses
     from locustfiles.common.arrivals import schedule
     from locustfiles.common.plan import parse_plan
 
     run_dir = tmp / f"driver-{workers}"
     run_dir.mkdir()
     plan_doc = driver_plan(steps, step_s)
-    (run_dir / "plan.json").write_text(json.dumps(plan_doc))
-    (run_dir / "fixtures.json").write_text(json.dumps(FAKE_FIXTURES))
-    locust = LocustProcesses(
-        host=f"http://127.0.0.1:{port}",
-        run_dir=run_dir,
-        plan_path=run_dir / "plan.json",
-        fixtures_path=run_dir / "fixtures.json",
-        workers=workers,
-    )
+    locust = loadgate_locust(port, plan_doc, run_dir, workers=workers)
     cpu: list[dict[str, float]] = []
     try:
         locust.start()

@@ -38,45 +38,48 @@ def _start(pg: EmbeddedPostgres, kind: str) -> str:
     return f"PostgreSQL running again (pid {pg.pid}, port {pg.port})"
 
 
-class DbRestart:
-    """Fast shutdown (SIGINT: sessions rolled back, clean checkpoint) now, start at revert."""
+def _running_pid(pg: EmbeddedPostgres, kind: str) -> int:
+    pid = pg.pid
+    if pid is None:
+        raise FaultFailed(f"{kind}: PostgreSQL is not running")
+    return pid
 
-    kind = "db_restart"
+
+class _ServerDown:
+    """A fault that ends the server at apply (each its own way) and starts it again at revert."""
+
+    kind: str
 
     def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
         self.pg = _pg(context, self.kind)
-
-    def apply(self) -> str:
-        pid = self.pg.pid
-        if pid is None:
-            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
-        code = self.pg.stop("fast")
-        return f"fast shutdown of postmaster {pid} (exit {code})"
 
     def revert(self) -> str:
         return _start(self.pg, self.kind)
 
 
-class DbCrash:
+class DbRestart(_ServerDown):
+    """Fast shutdown (SIGINT: sessions rolled back, clean checkpoint) now, start at revert."""
+
+    kind = "db_restart"
+
+    def apply(self) -> str:
+        pid = _running_pid(self.pg, self.kind)
+        code = self.pg.stop("fast")
+        return f"fast shutdown of postmaster {pid} (exit {code})"
+
+
+class DbCrash(_ServerDown):
     """SIGKILL the postmaster (its backends follow it); start at revert runs crash recovery."""
 
     kind = "db_crash"
 
-    def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
-        self.pg = _pg(context, self.kind)
-
     def apply(self) -> str:
-        pid = self.pg.pid
-        if pid is None:
-            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
+        pid = _running_pid(self.pg, self.kind)
         self.pg.signal(signal.SIGKILL)
         code = self.pg.wait_exit(EXIT_TIMEOUT_S)
         if code is None:
             raise FaultFailed(f"{self.kind}: postmaster {pid} still alive {EXIT_TIMEOUT_S:g}s after SIGKILL")
         return f"SIGKILL postmaster {pid} (exit {code})"
-
-    def revert(self) -> str:
-        return _start(self.pg, self.kind)
 
 
 class DbPause:
@@ -95,9 +98,7 @@ class DbPause:
         self.stopped: list[psutil.Process] = []
 
     def apply(self) -> str:
-        pid = self.pg.pid
-        if pid is None:
-            raise FaultFailed(f"{self.kind}: PostgreSQL is not running")
+        pid = _running_pid(self.pg, self.kind)
         try:
             postmaster = psutil.Process(pid)
             postmaster.send_signal(signal.SIGSTOP)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import read_json, scenario_file
+from tests.e2e.test_chaos_run import RESTART  # the restart alone, 4 s to 6 s, 8 s of load after it
 from tests.e2e.test_harness_run import TINY_LOAD
 
 pytestmark = pytest.mark.e2e
@@ -29,17 +30,6 @@ duration_s = 1200
 [[faults]]
 kind = "db_restart"
 start_s = 2700
-duration_s = 600
-"""
-)
-
-# The restart alone, 4 s to 6 s, 8 s of load after it.
-RESTART = (
-    TINY_LOAD.replace("speedup = 600", "speedup = 300")
-    + """
-[[faults]]
-kind = "db_restart"
-start_s = 1200
 duration_s = 600
 """
 )

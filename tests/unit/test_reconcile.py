@@ -16,22 +16,8 @@ from harness.reconcile import (
     outcome,
     read_rows,
 )
+from reports.evidence import REQUEST_COLUMNS as COLUMNS
 
-# requests.csv's columns (docs/contracts.md); not imported from locustfiles, which patches with gevent.
-COLUMNS = [
-    "ts",
-    "ts_intended",
-    "name",
-    "status",
-    "latency_ms",
-    "bytes",
-    "error_code",
-    "phase",
-    "worker",
-    "flow",
-    "created_id",
-    "idempotency_key",
-]
 PAYMENT = "11111111-2222-3333-4444-555555555555"
 
 
