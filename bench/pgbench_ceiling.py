@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, whatever the install
 
 from bench.common import load_average, machine, median
-from harness.db.backends import EmbeddedBackend, server_version
-from harness.db.base import recreate_database, with_database
+from harness.db.backends import EmbeddedBackend
+from harness.db.base import recreate_database, server_version, with_database
 from harness.db.embedded import bin_dir
 
 INSERT_ONLY = """\\set aid random(1, 100000 * :scale)

@@ -66,7 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--database-url", default=None, help="existing PostgreSQL (default: $DATABASE_URL or embedded)"
     )
-    run.add_argument("--backend", choices=["embedded", "docker"], default="embedded")
+    run.add_argument(
+        "--backend",
+        choices=["embedded", "docker"],
+        default="embedded",
+        help="PostgreSQL as our child process (default) or in a container of $DOCKER_HOST's engine",
+    )
+    run.add_argument(
+        "--docker-image",
+        metavar="IMAGE",
+        help="with --backend docker: this image (e.g. postgres:18) instead of one built from the wheel",
+    )
     run.add_argument(
         "--safeguards-off", type=_safeguards, default=(), metavar="A,B", help=", ".join(SAFEGUARDS)
     )
@@ -175,7 +185,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_named(
         args.name,
         options,
-        backend_kind=args.backend,
+        backend_kind="docker" if args.docker_image else args.backend,
+        docker_image=args.docker_image,
         report=not args.no_report,
         thresholds=args.thresholds,
         fail_on_insufficient=args.fail_on_insufficient,

@@ -69,6 +69,7 @@ def run_named(
     options: RunOptions,
     *,
     backend_kind: str = "embedded",
+    docker_image: str | None = None,
     report: bool = True,
     thresholds: Path | None = None,
     fail_on_insufficient: bool = False,
@@ -104,7 +105,7 @@ def run_named(
             )
             suite_record.save()
         if not options.target:
-            backend = make_backend(backend_kind, database_url=options.database_url)
+            backend = make_backend(backend_kind, database_url=options.database_url, docker_image=docker_image)
             out.write(f"loadgate: starting {backend.kind} PostgreSQL\n")
             backend.start()
         for i, item in enumerate(planned, start=1):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.db.backends import Backend, fresh_database, server_version
+from harness.db.backends import Backend, fresh_database
+from harness.db.base import server_version
 from harness.errors import InvalidInput, RunFailed
 from harness.faults import FaultProxy
 from harness.service_process import ServiceProcess

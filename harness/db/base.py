@@ -40,6 +40,16 @@ def wait_until_accepting(url: str, *, timeout_s: float, alive: Callable[[], bool
     raise DatabaseError(f"PostgreSQL at {url} did not accept connections within {timeout_s:.0f}s: {last}")
 
 
+def server_version(url: str) -> str | None:
+    """The server's `server_version`, None when it does not answer."""
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
 def recreate_database(admin_url: str, name: str) -> None:
     """Drop (if present) and create database `name`, using the maintenance connection `admin_url`."""
     with psycopg.connect(admin_url, autocommit=True) as conn:

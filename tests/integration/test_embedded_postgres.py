@@ -13,8 +13,8 @@ import psutil
 import psycopg
 import pytest
 
-from harness.db.backends import DockerBackend
 from harness.db.base import DatabaseError
+from harness.db.container import DockerBackend
 from harness.db.embedded import EmbeddedPostgres
 from harness.processes import wait_until
 
