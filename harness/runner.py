@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
+from harness.db.container import DockerBackend
 from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.health_sampler import HealthSampler
@@ -143,7 +144,7 @@ def _process_groups(stack: Stack, backend: Backend | None, locust: LocustProcess
     for name, pid in locust.pids():
         groups[name] = [pid]
     pg = getattr(backend, "pg", None)
-    postmaster = getattr(pg, "pid", None)
+    postmaster = backend.postmaster_pid() if isinstance(backend, DockerBackend) else getattr(pg, "pid", None)
     if isinstance(postmaster, int):
         groups["postgres"] = [postmaster]
     return groups
@@ -232,6 +233,7 @@ def run_plan(
         if plan.get("faults"):
             context = FaultContext(
                 pg=getattr(backend, "pg", None),
+                container=backend if isinstance(backend, DockerBackend) else None,
                 service=stack.service,
                 database_url=stack.database_url or "",
                 proxy=stack.proxy,

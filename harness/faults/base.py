@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.errors import InvalidInput, RunFailed
 
 if TYPE_CHECKING:
+    from harness.db.container import DockerBackend
     from harness.db.embedded import EmbeddedPostgres
     from harness.faults.proxy import FaultProxy
     from harness.service_process import ServiceProcess
@@ -35,6 +36,7 @@ class FaultContext:
     """What the faults of one run may act on; None where the run does not own that part."""
 
     pg: EmbeddedPostgres | None = None
+    container: DockerBackend | None = None
     service: ServiceProcess | None = None
     database_url: str = ""
     proxy: FaultProxy | None = None

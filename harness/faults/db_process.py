@@ -1,6 +1,7 @@
 """Faults on the PostgreSQL server process itself: `db_restart`, `db_crash`, `db_pause`.
 
-They need the postmaster we own (the embedded backend); validation refuses them elsewhere. The
+They need the postmaster we own (the embedded backend) or the container we run (the Docker
+backend, see db_container.py); validation refuses them on a server someone else runs. The
 server comes back on the same port and data folder, so the service's URL stays valid and the
 test of the fault is whether the service recovers by itself.
 """
@@ -16,7 +17,8 @@ import psutil
 
 from harness.db.base import DatabaseError
 from harness.db.embedded import EmbeddedPostgres
-from harness.faults.base import FaultContext, FaultFailed, FaultKind, no_unknown
+from harness.faults.base import Factory, FaultContext, FaultFailed, FaultKind, Injector, no_unknown
+from harness.faults.db_container import ContainerCrash, ContainerPause, ContainerRestart
 from harness.faults.keeper import on_keeper
 
 EXIT_TIMEOUT_S = 15.0
@@ -132,9 +134,19 @@ def _no_params(params: Mapping[str, Any], where: str) -> None:
     no_unknown(params, set(), where)
 
 
-_NEEDS = "the embedded PostgreSQL (its postmaster is ours to signal)"
+def _by_backend(on_process: Factory, on_container: Factory) -> Factory:
+    """The container's injector on the Docker backend, the processes' one on the embedded."""
+
+    def make(params: Mapping[str, Any], context: FaultContext) -> Injector:
+        return on_container(params, context) if context.container is not None else on_process(params, context)
+
+    return make
+
+
+_NEEDS = "a PostgreSQL the harness runs (embedded: its postmaster; docker: its container)"
+_OURS = ("embedded", "docker")
 KINDS = [
-    FaultKind("db_restart", _no_params, ("embedded",), _NEEDS, DbRestart),
-    FaultKind("db_crash", _no_params, ("embedded",), _NEEDS, DbCrash),
-    FaultKind("db_pause", _no_params, ("embedded",), _NEEDS, DbPause),
+    FaultKind("db_restart", _no_params, _OURS, _NEEDS, _by_backend(DbRestart, ContainerRestart)),
+    FaultKind("db_crash", _no_params, _OURS, _NEEDS, _by_backend(DbCrash, ContainerCrash)),
+    FaultKind("db_pause", _no_params, _OURS, _NEEDS, _by_backend(DbPause, ContainerPause)),
 ]

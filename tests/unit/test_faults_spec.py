@@ -76,11 +76,16 @@ def test_valid_specs_pass(spec: dict[str, Any]) -> None:
     validate_all([spec], "embedded")
 
 
+@pytest.mark.parametrize("kind", ["db_restart", "db_crash", "db_pause"])
+def test_database_faults_run_on_the_container_the_docker_backend_owns(kind: str) -> None:
+    validate_all([_spec(kind)], "docker")
+
+
 @pytest.mark.parametrize(
     ("kind", "context_kind"),
     [
         ("db_pause", "external"),
-        ("db_crash", "docker"),
+        ("db_crash", "external"),
         ("db_restart", "target"),
         ("db_latency", "target"),
         ("service_crash", "target"),
