@@ -1,6 +1,8 @@
 # Every target that needs Python creates .venv and installs the project on first use
 # (a stamp file, so later runs skip it). `make test` also installs Debian's chromium for the
 # report's browser test when it can (root with apt); without it that one test says why it skips.
+# It also installs Debian's docker.io, so the Docker backend's tests can start a private dockerd
+# (the tests use $DOCKER_HOST or /var/run/docker.sock instead when an engine answers there).
 # `make bench` does the same for wrk, which bench/generator_ceiling.py compares Locust with.
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 CHROMIUM_STAMP := $(VENV)/.stamp-chromium
 WRK_STAMP := $(VENV)/.stamp-wrk
+DOCKER_STAMP := $(VENV)/.stamp-dockerd
 SUITE ?= release
 
 .PHONY: run test serve lint unit integration e2e bench clean
@@ -27,6 +30,15 @@ $(CHROMIUM_STAMP): | $(STAMP)
 	else echo "no chromium and no root apt: the report's browser test will skip"; fi
 	@touch $(CHROMIUM_STAMP)
 
+$(DOCKER_STAMP): | $(STAMP)
+	@if command -v dockerd >/dev/null 2>&1 || [ -S /var/run/docker.sock ] || [ -n "$$DOCKER_HOST" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's docker.io for the Docker backend's tests (a private dockerd per session)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null) \
+	    || echo "docker.io could not be installed; the Docker backend's tests will skip"; \
+	else echo "no Docker engine and no root apt: the Docker backend's tests will skip"; fi
+	@touch $(DOCKER_STAMP)
+
 $(WRK_STAMP): | $(STAMP)
 	@if command -v wrk >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -39,16 +51,16 @@ $(WRK_STAMP): | $(STAMP)
 run: $(STAMP)
 	$(BIN)/harness run $(SUITE) $(ARGS)
 
-test: $(STAMP) $(CHROMIUM_STAMP)
+test: $(STAMP) $(CHROMIUM_STAMP) $(DOCKER_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(DOCKER_STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(DOCKER_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 serve: $(STAMP)

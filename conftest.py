@@ -15,6 +15,7 @@ import pytest
 
 from harness.db.base import recreate_database, with_database
 from harness.db.embedded import EmbeddedPostgres
+from tests.docker_engine import NoEngine, docker_engine
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +54,13 @@ def make_database(pg_admin_url: str) -> Iterator[Callable[[], str]]:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         except Exception:  # cleanup must not mask the test's own result
             pass
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> Iterator[str]:
+    """DOCKER_HOST of an engine that answers (the user's, or a private dockerd); skips without one."""
+    try:
+        with docker_engine() as host:
+            yield host
+    except NoEngine as exc:
+        pytest.skip(str(exc))

@@ -40,8 +40,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _run(harness: Any, tmp_path: Path, text: str, *extra: str) -> tuple[Path, list[dict[str, Any]]]:
-    run = harness("run", str(scenario_file(tmp_path, text)), "--no-report", *extra)
+def _run(
+    harness: Any, tmp_path: Path, text: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    run = harness("run", str(scenario_file(tmp_path, text)), "--no-report", *extra, env=env)
     code, out = run.finish(timeout_s=180)
     assert code == 0, out
     run_dir = run.run_dir()
