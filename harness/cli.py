@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --backend docker: this image (e.g. postgres:18) instead of one built from the wheel",
     )
     run.add_argument(
+        "--toxiproxy",
+        metavar="URL",
+        help="db_latency through this Toxiproxy server's API (loopback; default: $TOXIPROXY_URL, "
+        "else loadgate's own proxy)",
+    )
+    run.add_argument(
         "--safeguards-off", type=_safeguards, default=(), metavar="A,B", help=", ".join(SAFEGUARDS)
     )
     run.add_argument(
@@ -132,6 +138,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, default=Path(".pgdata"))
     serve.add_argument("--safeguards-off", type=_safeguards, default=())
     serve.add_argument("--race-window-ms", type=_race_window, default=0.0, metavar="MS")
+    serve.add_argument(
+        "--toxiproxy",
+        metavar="URL",
+        default=os.environ.get("TOXIPROXY_URL"),
+        help="put the service's database behind a proxy on this Toxiproxy server (default: $TOXIPROXY_URL)",
+    )
+    serve.add_argument(
+        "--proxy-api-port",
+        type=int,
+        metavar="PORT",
+        help="put it behind loadgate's own proxy, with Toxiproxy's API on 127.0.0.1:PORT (e.g. 8474)",
+    )
 
     seed = sub.add_parser("seed", help="create users, wallets and agents; write the fixtures file")
     seed.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
@@ -181,6 +199,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         master_bind_host=args.master_bind_host,
         master_port=args.master_port,
         expect_remote_workers=args.expect_workers if args.master else 0,
+        toxiproxy_url=args.toxiproxy or (None if args.target else os.environ.get("TOXIPROXY_URL")),
     )
     return run_named(
         args.name,
@@ -262,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 data_dir=args.data_dir,
                 safeguards_off=args.safeguards_off,
                 race_window_ms=args.race_window_ms,
+                toxiproxy_url=args.toxiproxy,
+                proxy_api_port=args.proxy_api_port,
             )
         if args.command == "seed":
             if not args.database_url:

@@ -64,6 +64,17 @@ def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insu
     return generate(run_dir, thresholds_path=thresholds, fail_on_insufficient=fail_on_insufficient, out=out)
 
 
+def _check_toxiproxy(options: RunOptions, out: TextIO) -> None:
+    """Before anything starts: a Toxiproxy that is not on loopback or does not answer is an error."""
+    from harness.faults.toxiproxy import probe
+
+    assert options.toxiproxy_url is not None
+    if options.target:
+        raise InvalidInput("--toxiproxy: with --target the harness starts no database to put a proxy before")
+    version = probe(options.toxiproxy_url)
+    out.write(f"loadgate: db_latency faults through Toxiproxy {version} at {options.toxiproxy_url}\n")
+
+
 def run_named(
     name: str,
     options: RunOptions,
@@ -80,6 +91,8 @@ def run_named(
     external = "external" if options.database_url else backend_kind
     context_kind = "target" if options.target else external
     title, is_suite, planned = plan_all(name, options.speedup, context_kind)
+    if options.toxiproxy_url:
+        _check_toxiproxy(options, out)
     root = new_run_dir(title, parent=runs_dir)
     point_latest(root, parent=runs_dir)
     out.write(f"loadgate: {'suite' if is_suite else 'scenario'} {title} -> {root}\n")

@@ -48,6 +48,7 @@ class RunOptions:
     master_port: int | None = None
     expect_remote_workers: int = 0
     service_env: dict[str, str] = field(default_factory=dict)
+    toxiproxy_url: str | None = None  # db_latency's proxy on this Toxiproxy (else loadgate's own)
 
 
 @dataclass
@@ -202,9 +203,12 @@ def run_plan(
                 safeguards_off=options.safeguards_off,
                 service_env=options.service_env,
                 with_proxy=needs_proxy(plan.get("faults") or []),
+                toxiproxy_url=options.toxiproxy_url,
             )
         record.data["versions"]["postgresql"] = stack.info.get("postgresql")
         record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
+        if stack.proxy is not None:
+            record.update(fault_proxy=stack.info["fault_proxy"])
         if stack.service is not None:
             record.add_process({"name": "service", "pid": stack.service.pid})
         sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
@@ -236,7 +240,7 @@ def run_plan(
                 container=backend if isinstance(backend, DockerBackend) else None,
                 service=stack.service,
                 database_url=stack.database_url or "",
-                proxy=stack.proxy,
+                db_proxy=stack.proxy,
             )
             scheduler = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
             scheduler.start()

@@ -12,25 +12,48 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.db.backends import EmbeddedBackend, fresh_database
+from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 from harness.stack import migrate_and_seed
 
 
 def serve(
-    *, port: int, data_dir: Path, safeguards_off: Sequence[str] = (), race_window_ms: float = 0.0
+    *,
+    port: int,
+    data_dir: Path,
+    safeguards_off: Sequence[str] = (),
+    race_window_ms: float = 0.0,
+    toxiproxy_url: str | None = None,
+    proxy_api_port: int | None = None,
 ) -> int:
-    """Run until Ctrl-C; return 0, or 2 if the service dies on its own."""
+    """Run until Ctrl-C; return 0, or 2 if the service dies on its own.
+
+    With `toxiproxy_url` (a Toxiproxy server) or `proxy_api_port` (loadgate's own proxy, its
+    Toxiproxy API on that port) the service reaches PostgreSQL through a proxy named
+    `loadgate_postgres` that toxiproxy-cli or any Toxiproxy client can poison by hand.
+    """
+    if toxiproxy_url:
+        from harness.faults.toxiproxy import probe
+
+        probe(toxiproxy_url)  # a clear error before PostgreSQL starts
     data_dir.mkdir(parents=True, exist_ok=True)
     backend = EmbeddedBackend(data_dir=data_dir / "cluster")
     service: ServiceProcess | None = None
+    proxy: DbProxy | None = None
     try:
         backend.start()
         database_url = fresh_database(backend, "loadgate")
         fixtures = (data_dir / "fixtures.json").resolve()
         base_url = f"http://127.0.0.1:{port}"
         migrate_and_seed(database_url, fixtures, base_url=base_url)
+        service_url = database_url
+        if toxiproxy_url or proxy_api_port is not None:
+            proxy = open_db_proxy(
+                database_url, toxiproxy_url, name="loadgate_postgres", api_port=proxy_api_port or 0
+            )
+            service_url = proxy.database_url(database_url)
         service = ServiceProcess(
-            database_url,
+            service_url,
             log_file=data_dir / "service.jsonl",
             output_file=data_dir / "service.log",
             safeguards_off=list(safeguards_off),
@@ -44,7 +67,8 @@ def serve(
             f"fixtures:          {fixtures}\n"
             f"service log:       {(data_dir / 'service.jsonl').resolve()}\n"
             f"safeguards off:    {', '.join(safeguards_off) or 'none'}\n"
-            f"race window:       {race_window_ms:g} ms\n\n"
+            f"race window:       {race_window_ms:g} ms\n"
+            f"{_proxy_lines(proxy)}\n"
             f"Locust web UI:     LOADGATE_FIXTURES={fixtures} .venv/bin/locust -f locustfiles/loadgate.py "
             f"--host {service.base_url}\n"
             "Ctrl-C stops the service and PostgreSQL.",
@@ -63,4 +87,18 @@ def serve(
     finally:
         if service is not None:
             service.stop()
+        if proxy is not None:
+            proxy.close()
         backend.stop()
+
+
+def _proxy_lines(proxy: DbProxy | None) -> str:
+    if proxy is None:
+        return ""
+    api = proxy.client.url
+    return (
+        f"database proxy:    {proxy.label()}\n"
+        f"  poison it:       curl -X POST {api}/proxies/{proxy.name}/toxics "
+        '-d \'{"type":"latency","attributes":{"latency":200}}\'\n'
+        f"  or:              toxiproxy-cli -h {api} toxic add -t latency -a latency=200 {proxy.name}\n"
+    )

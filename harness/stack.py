@@ -19,7 +19,7 @@ from typing import Any
 from harness.db.backends import Backend, fresh_database
 from harness.db.base import server_version
 from harness.errors import InvalidInput, RunFailed
-from harness.faults import FaultProxy
+from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 
 SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
@@ -61,7 +61,7 @@ class Stack:
     database_url: str | None
     service: ServiceProcess | None = None
     backend: Backend | None = None
-    proxy: FaultProxy | None = None
+    proxy: DbProxy | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     def stop_service(self) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ class Stack:
             code = self.service.stop()
             exits.append({"name": "service", "pid": self.service.pid, "exit_code": code, "stopped_by": by})
         if self.proxy is not None:
-            self.proxy.stop()
+            self.proxy.close()  # deletes the proxy it created, on a real Toxiproxy too
         return exits
 
 
@@ -83,11 +83,13 @@ def start_service_stack(
     safeguards_off: Sequence[str] = (),
     service_env: dict[str, str] | None = None,
     with_proxy: bool = False,
+    toxiproxy_url: str | None = None,
 ) -> Stack:
     """Fresh database on `backend`, migrated and seeded, and a reference service over it.
 
-    `with_proxy` puts a TCP fault proxy between the service and PostgreSQL (for `db_latency`);
-    migrations, seeding and probes still talk to PostgreSQL directly.
+    `with_proxy` puts a TCP fault proxy between the service and PostgreSQL (for `db_latency`):
+    a proxy on the Toxiproxy server at `toxiproxy_url`, or loadgate's own behind the same API.
+    Migrations, seeding and probes still talk to PostgreSQL directly.
     """
     database_url = fresh_database(backend)
     fixtures = run_dir / "fixtures.json"
@@ -95,9 +97,8 @@ def start_service_stack(
     proxy = None
     service_url = database_url
     if with_proxy:
-        proxy = FaultProxy.for_url(database_url)
-        proxy.start()
-        service_url = proxy.url(database_url)
+        proxy = open_db_proxy(database_url, toxiproxy_url)
+        service_url = proxy.database_url(database_url)
     service = ServiceProcess(
         service_url,
         log_file=run_dir / "service.jsonl",
@@ -107,15 +108,17 @@ def start_service_stack(
     )
     try:
         service.start()
-    except Exception:
+    except BaseException:
         if proxy is not None:
-            proxy.stop()
+            proxy.close()
         raise
     info = {
         "target": service.base_url,
         "database": {**backend.describe(), "database_url": database_url},
         "postgresql": server_version(database_url),
     }
+    if proxy is not None:
+        info["fault_proxy"] = proxy.describe()
     return Stack(
         base_url=service.base_url,
         fixtures_path=fixtures,

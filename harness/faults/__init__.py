@@ -1,7 +1,8 @@
 """Fault injection for chaos runs: validate a plan's faults, inject them on schedule, log them.
 
 Usage (the runner): `validate_all(plan["faults"], "embedded")` before anything starts; a
-`FaultProxy` started before the service when a `db_latency` fault is planned; then
+proxy in front of PostgreSQL before the service when a `db_latency` fault is planned
+(`db_proxy.open_db_proxy`: on a Toxiproxy server, or on loadgate's own behind the same API); then
 `FaultScheduler(plan["faults"], FaultContext(...), run_dir / "faults.jsonl", t0).start()` when
 the load starts, and `.stop()` in the run's `finally`.
 """

@@ -19,6 +19,7 @@ from harness.errors import InvalidInput, RunFailed
 if TYPE_CHECKING:
     from harness.db.container import DockerBackend
     from harness.db.embedded import EmbeddedPostgres
+    from harness.faults.db_proxy import DbProxy
     from harness.faults.proxy import FaultProxy
     from harness.service_process import ServiceProcess
 
@@ -39,7 +40,8 @@ class FaultContext:
     container: DockerBackend | None = None
     service: ServiceProcess | None = None
     database_url: str = ""
-    proxy: FaultProxy | None = None
+    proxy: FaultProxy | None = None  # driven directly (library use, tests)
+    db_proxy: DbProxy | None = None  # driven through Toxiproxy's API (what a run uses)
 
 
 class Injector(Protocol):

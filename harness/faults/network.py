@@ -2,16 +2,24 @@
 
 Params (at least one): `latency_ms`, `jitter_ms`, `bandwidth_kbps`, `reset_peer` (true),
 `timeout_ms` (0: drop data until reverted; > 0: also close each connection after that long).
+
+A run's proxy is driven through Toxiproxy's API (`DbProxy`: ours, or a real Toxiproxy with
+`--toxiproxy URL`): the params become Toxiproxy toxics (`toxics.toxics_for`), added at apply and
+removed at revert. A bare `FaultProxy` in the context (library use) gets the Toxic directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InvalidInput
 from harness.faults.base import FaultContext, FaultFailed, FaultKind, no_unknown, number
 from harness.faults.proxy import FaultProxy, Toxic
+from harness.faults.toxics import toxics_for
+
+if TYPE_CHECKING:
+    from harness.faults.db_proxy import DbProxy
 
 PARAMS = {"latency_ms", "jitter_ms", "bandwidth_kbps", "reset_peer", "timeout_ms"}
 
@@ -51,18 +59,29 @@ class DbLatency:
     kind = "db_latency"
 
     def __init__(self, params: Mapping[str, Any], context: FaultContext) -> None:
-        if context.proxy is None:
-            raise FaultFailed("db_latency: the run has no fault proxy in front of PostgreSQL")
-        self.proxy: FaultProxy = context.proxy
         self.toxic = toxic_of(params)
+        self.db_proxy: DbProxy | None = context.db_proxy
+        self.proxy: FaultProxy | None = context.proxy
+        if self.db_proxy is None and self.proxy is None:
+            raise FaultFailed("db_latency: the run has no fault proxy in front of PostgreSQL")
+        self.specs = toxics_for(self.toxic)
 
     def apply(self) -> str:
+        if self.db_proxy is not None:
+            self.db_proxy.add(self.specs)
+            toxics = ", ".join(f"{s.name} {dict(s.attributes)}" for s in self.specs)
+            return f"toxics {toxics} on {self.db_proxy.label()}"
+        assert self.proxy is not None
         if self.proxy.port is None:
             raise FaultFailed("db_latency: the fault proxy is not running")
         self.proxy.set_toxic(self.toxic)
         return f"toxic on proxy :{self.proxy.port}: {self.toxic} ({self.proxy.connections} connections)"
 
     def revert(self) -> str:
+        if self.db_proxy is not None:
+            removed = self.db_proxy.remove([s.name for s in self.specs])
+            return f"toxics removed ({', '.join(removed) or 'none were on'}) from {self.db_proxy.label()}"
+        assert self.proxy is not None
         if self.proxy.port is None:
             return "proxy not running: nothing to clear"
         self.proxy.clear()

@@ -5,7 +5,8 @@ bytes untouched until a toxic is set:
 
 - `latency_ms` / `jitter_ms`: every chunk from the server to the client is delayed by
   latency +/- jitter (Toxiproxy's default "downstream" stream), in order, without serialising
-  throughput on the delay;
+  throughput on the delay; `upstream_latency_ms` / `upstream_jitter_ms` do the same to the
+  client's chunks on their way to the server (Toxiproxy's "upstream" stream);
 - `bandwidth_kbps`: both directions limited to that many kilobits per second;
 - `reset_peer`: every open connection is reset (TCP RST) and new ones are reset on accept;
 - `timeout_ms`: data is dropped in both directions and each connection is closed after
@@ -34,12 +35,28 @@ CHUNK = 65536
 CONNECT_TIMEOUT_S = 5.0
 
 
+def via(database_url: str, host: str, port: int) -> str:
+    """`database_url` with its host and port replaced: the same database, through a proxy."""
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    info["host"] = host
+    info["port"] = str(port)
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+
+
+def upstream_of(database_url: str) -> tuple[str, int]:
+    """The (host, port) of the server `database_url` names."""
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    return str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)
+
+
 @dataclass(frozen=True)
 class Toxic:
     """What the proxy does to traffic; the default (all zero / off) forwards untouched."""
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    upstream_latency_ms: float = 0.0
+    upstream_jitter_ms: float = 0.0
     bandwidth_kbps: float = 0.0
     reset_peer: bool = False
     timeout_ms: float | None = None
@@ -85,17 +102,13 @@ class FaultProxy:
     @classmethod
     def for_url(cls, database_url: str) -> FaultProxy:
         """A proxy in front of the server `database_url` names (host and port)."""
-        info = psycopg.conninfo.conninfo_to_dict(database_url)
-        return cls(str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432))
+        return cls(*upstream_of(database_url))
 
     def url(self, database_url: str) -> str:
         """`database_url` rewritten to go through the proxy (call after `start()`)."""
         if self.port is None:
             raise FaultFailed("the fault proxy is not started")
-        info = psycopg.conninfo.conninfo_to_dict(database_url)
-        info["host"] = self.listen_host
-        info["port"] = str(self.port)
-        return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+        return via(database_url, self.listen_host, self.port)
 
     @property
     def toxic(self) -> Toxic:
@@ -266,9 +279,13 @@ class FaultProxy:
                 if toxic.bandwidth_kbps:
                     await asyncio.sleep(len(data) / (toxic.bandwidth_kbps * 125))
                 delay = 0.0
-                if downstream and (toxic.latency_ms or toxic.jitter_ms):
-                    jitter = random.uniform(-toxic.jitter_ms, toxic.jitter_ms)
-                    delay = max(0.0, toxic.latency_ms + jitter) / 1000
+                latency, jitter = (
+                    (toxic.latency_ms, toxic.jitter_ms)
+                    if downstream
+                    else (toxic.upstream_latency_ms, toxic.upstream_jitter_ms)
+                )
+                if latency or jitter:
+                    delay = max(0.0, latency + random.uniform(-jitter, jitter)) / 1000
                 queue.put_nowait((loop.time() + delay, data))
         finally:
             queue.put_nowait(None)
