@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "--fixtures", type=Path, help="with --target: that backend's seeded users (fixtures JSON)"
     )
     run.add_argument(
+        "--service-log",
+        type=Path,
+        metavar="PATH",
+        help="with --target: that service's JSON-lines log, copied into service.jsonl as it grows",
+    )
+    run.add_argument(
         "--database-url", default=None, help="existing PostgreSQL (default: $DATABASE_URL or embedded)"
     )
     run.add_argument(
@@ -188,6 +194,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InvalidInput("--master needs --expect-workers N (N >= 1)")
     if args.workers < 0:
         raise InvalidInput(f"--workers must be >= 0, got {args.workers}")
+    if args.service_log is not None and not args.target:
+        raise InvalidInput(
+            "--service-log goes with --target: the harness's own service logs to the run folder"
+        )
+    if args.service_log is not None and not args.service_log.is_file():
+        raise InvalidInput(f"--service-log {args.service_log}: no such file")
     options = RunOptions(
         speedup=args.speedup,
         workers=args.workers,
@@ -200,6 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         master_port=args.master_port,
         expect_remote_workers=args.expect_workers if args.master else 0,
         toxiproxy_url=args.toxiproxy or (None if args.target else os.environ.get("TOXIPROXY_URL")),
+        service_log=args.service_log,
     )
     return run_named(
         args.name,

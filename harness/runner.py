@@ -23,6 +23,7 @@ from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.health_sampler import HealthSampler
 from harness.locust_runner import LocustProcesses
+from harness.log_tail import LogTail
 from harness.pool_sampler import PoolSampler
 from harness.probes import run_probes
 from harness.progress import Progress
@@ -48,6 +49,7 @@ class RunOptions:
     master_port: int | None = None
     expect_remote_workers: int = 0
     service_env: dict[str, str] = field(default_factory=dict)
+    service_log: Path | None = None  # with `target`: the target service's log, copied as it grows
     toxiproxy_url: str | None = None  # db_latency's proxy on this Toxiproxy (else loadgate's own)
 
 
@@ -189,6 +191,7 @@ def run_plan(
     sampler: PoolSampler | None = None
     health: HealthSampler | None = None
     cpu: CpuSampler | None = None
+    tail: LogTail | None = None
     locust: LocustProcesses | None = None
     scheduler: FaultScheduler | None = None
     status, errors = "failed", []
@@ -211,6 +214,10 @@ def run_plan(
             record.update(fault_proxy=stack.info["fault_proxy"])
         if stack.service is not None:
             record.add_process({"name": "service", "pid": stack.service.pid})
+        if options.service_log is not None:
+            tail = LogTail(options.service_log, run_dir / "service.jsonl")
+            tail.start()
+            record.update(service_log=str(options.service_log))
         sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
         sampler.start()
         health = HealthSampler(stack.base_url, run_dir / "health.csv")
@@ -272,7 +279,7 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, scheduler, locust, (sampler, health, cpu), stack, run_dir, status)
+        _shutdown(record, scheduler, locust, (sampler, health, cpu, tail), stack, run_dir, status)
     return Outcome(run_dir, status, errors)
 
 
@@ -280,7 +287,7 @@ def _shutdown(
     record: RunRecord,
     scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
-    samplers: tuple[PoolSampler | None, HealthSampler | None, CpuSampler | None],
+    samplers: tuple[PoolSampler | None, HealthSampler | None, CpuSampler | None, LogTail | None],
     stack: Stack | None,
     run_dir: Path,
     status: str,
@@ -307,7 +314,7 @@ def _shutdown(
                 record.add_error(f"fault: {error}")
         if locust is not None:
             attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-        for what, sampler in zip(("pool", "health", "CPU"), samplers, strict=True):
+        for what, sampler in zip(("pool", "health", "CPU", "service-log"), samplers, strict=True):
             if sampler is not None:
                 attempt(f"stopping the {what} sampler", sampler.stop)
         if stack is not None:

@@ -63,6 +63,9 @@ class Measurement:
 Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
 
 
+NO_SERVICE_LOG = "no service.jsonl (a --target run needs --service-log PATH of that service's log)"
+
+
 def failed_mask(status: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
     """Which statuses count as failed requests (see module docstring)."""
     return np.asarray((status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES), dtype=bool)
@@ -180,7 +183,7 @@ def _update_conflicts(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Mea
 
 def _lock_wait(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.service is None:
-        return [Measurement(missing="no service.jsonl")]
+        return [Measurement(missing=NO_SERVICE_LOG)]
     rows = _svc(ev, th, ts, ("lock_wait",))
     return [Measurement(values=rows["duration"].dropna().to_numpy(dtype=np.float64))]
 
@@ -220,7 +223,7 @@ def _pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Meas
 
 def _slow_per_minute(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.service is None:
-        return [Measurement(missing="no service.jsonl")]
+        return [Measurement(missing=NO_SERVICE_LOG)]
     span = ev.span
     slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
     slow_t = slow.loc[slow["duration"] > 500, "ts"].to_numpy(dtype=np.float64)
@@ -241,7 +244,7 @@ def _slow_per_minute(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Meas
 
 def _slow_ratio(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.service is None:
-        return [Measurement(missing="no service.jsonl")]
+        return [Measurement(missing=NO_SERVICE_LOG)]
     if (none := _no_requests(ev)) is not None:
         return none
     slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)

@@ -40,7 +40,40 @@ def someone_elses_service(
         service.stop()
 
 
-def test_target_mode_starts_nothing_and_probes_the_given_database(
+def test_target_mode_starts_nothing_and_judges_the_given_database_and_service_log(
+    harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
+) -> None:
+    base_url, database_url, fixtures = someone_elses_service
+    their_log = tmp_path / "their.jsonl"
+    before = their_log.read_text().count("\n")
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    run = harness(
+        "run",
+        str(scenario),
+        "--target",
+        base_url,
+        "--fixtures",
+        str(fixtures),
+        "--database-url",
+        database_url,
+        "--service-log",
+        str(their_log),
+    )
+    code, out = run.finish(timeout_s=180)
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record["errors"]
+    assert record["target"] == base_url and record["service_log"] == str(their_log)
+    assert "service" not in {p["name"] for p in record["processes"]}, "nothing but Locust is started"
+    probes = read_json(run_dir / "probes.json")
+    assert probes["probes"] and all(p["error"] is None for p in probes["probes"])
+    copied = (run_dir / "service.jsonl").read_text().splitlines()
+    assert copied and len(copied) <= their_log.read_text().count("\n") - before, "only the run's lines"
+    assert code == 0, out  # with the service's log the gate has every piece of evidence it needs
+
+
+def test_target_mode_without_the_service_log_cannot_pass_and_says_what_to_add(
     harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
 ) -> None:
     base_url, database_url, fixtures = someone_elses_service
@@ -56,17 +89,20 @@ def test_target_mode_starts_nothing_and_probes_the_given_database(
         database_url,
     )
     code, out = run.finish(timeout_s=180)
-    run_dir = run.run_dir()
-    assert run_dir is not None, out
-    record = read_json(run_dir / "run.json")
-    assert record["status"] == "complete", record["errors"]
-    assert record["target"] == base_url
-    assert "service" not in {p["name"] for p in record["processes"]}, "nothing but Locust is started"
-    probes = read_json(run_dir / "probes.json")
-    assert probes["probes"] and all(p["error"] is None for p in probes["probes"])
-    assert (run_dir / "requests.csv").stat().st_size > 0
-    assert code in (0, 1, 2), out  # the verdict depends on evidence only a harness-run service writes
-    assert run.survivors() == {}
+    assert code == 2, out
+    assert "no service.jsonl (a --target run needs --service-log PATH" in out
+
+
+def test_service_log_needs_target_and_an_existing_file(harness: Any, tmp_path: Path) -> None:
+    scenario = scenario_file(tmp_path, TINY_LOAD)
+    code, out = harness("run", str(scenario), "--service-log", str(scenario)).finish(timeout_s=60)
+    assert code == 2 and "--service-log goes with --target" in out
+    fixtures = tmp_path / "f.json"
+    fixtures.write_text("{}")
+    missing = tmp_path / "nope.jsonl"
+    args = ("--target", "http://127.0.0.1:9", "--fixtures", str(fixtures), "--service-log", str(missing))
+    code, out = harness("run", str(scenario), *args).finish(timeout_s=60)
+    assert code == 2 and "nope.jsonl: no such file" in out
 
 
 def test_target_must_be_loopback(harness: Any, tmp_path: Path) -> None:
