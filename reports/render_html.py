@@ -83,13 +83,30 @@ def run_html(j: Judgement, summary: dict[str, Any], capacity: str | None = None)
     )
 
 
+def key_charts(summary: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The charts that tell a scenario's story on the suite page (every chart: the child's page).
+
+    A race: its outcomes. A run with faults: latency and health, the faults shaded. Else latency.
+    """
+    if not summary:
+        return []
+    charts_by_id = {c["id"]: c for c in summary.get("charts") or []}
+    if "races" in charts_by_id:
+        wanted: tuple[str, ...] = ("races",)
+    elif summary.get("chaos"):
+        wanted = ("latency-time", "health-time")
+    else:
+        wanted = ("latency-time",)
+    return [charts_by_id[i] for i in wanted if i in charts_by_id]
+
+
 def suite_html(suite: Judgement, children: list[tuple[str, Judgement, dict[str, Any] | None]]) -> str:
-    """The page of a suite: overall verdict, then one section per scenario (charts: child pages)."""
+    """The page of a suite: overall verdict, then one section per scenario with its key charts."""
     return _ENV.get_template("report.html.j2").render(
         j=suite,
         s=None,
         checks=[],
         failed=[],
-        suite=[(n, cj, sort_checks(cj.checks), s) for n, cj, s in children],
+        suite=[(n, cj, sort_checks(cj.checks), key_charts(s)) for n, cj, s in children],
         capacity=None,
     )

@@ -268,3 +268,19 @@ def test_charts_shade_the_fault_and_show_health(tmp_path: Path, monkeypatch: pyt
 def _no_charts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Judging is what these tests check; charts are tested in test_report_outputs."""
     monkeypatch.setattr("reports.render_html.CHARTS_ENABLED", False)
+
+
+def test_the_suite_page_shows_each_scenarios_key_chart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reports.render_html.CHARTS_ENABLED", True)
+    root = tmp_path / "release-20260101T000000Z"
+    healthy_chaos().write(root / "01-chaos_db_restart")
+    run_json = {"id": root.name, "scenario": "release", "kind": "suite", "status": "complete",
+                "scenarios": ["chaos_db_restart"], "children": ["01-chaos_db_restart"]}  # fmt: skip
+    (root / "run.json").write_text(json.dumps(run_json))
+    generate(root, out=io.StringIO())
+    html = (root / "report.html").read_text()
+    for chart in ("latency-time", "health-time"):
+        assert f'id="chart-01-chaos_db_restart-{chart}" alt="01-chaos_db_restart: ' in html
+    assert 'id="chart-01-chaos_db_restart-pool-time"' not in html, "the rest stays on the child's page"
