@@ -4,7 +4,12 @@ Phases are windows of time. Run phases come from run.json (and, for requests, fr
 column Locust wrote, which wins because it is exact per request). Fault phases are derived from
 faults.jsonl: `during_fault` is [start, end] of each fault (a fault with no end, in a killed run,
 lasts to the end of the evidence), `before_fault` is everything before the first fault, and
-`after_fault` everything after the last one (the recovery). `:<kind>` restricts to one fault kind.
+`after_fault` everything after the last one (the recovery). `fault_aftermath` is the
+AFTERMATH_S seconds after each fault's end: the requests queued behind a frozen or restarted
+database all arrive at once then, so lock waits and latency spike for a moment by design; the
+default scope leaves that moment, like the fault itself, to the chaos checks (first success and
+P95 back under its limit after each fault) rather than to the steady-state thresholds.
+`:<kind>` restricts to one fault kind.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from reports.evidence import Evidence, Window, to_epoch
+from reports.thresholds import FAULT_PHASES as _FAULT_SELECTORS
 
 BoolArray = npt.NDArray[np.bool_]
-_FAULT_SELECTORS = ("before_fault", "during_fault", "after_fault")
+AFTERMATH_S = 5.0
 
 
 def fault_windows(ev: Evidence, kind: str | None = None) -> list[Window]:
@@ -46,6 +52,8 @@ def windows_for(ev: Evidence, selector: str) -> list[Window]:
             return []
         if base == "during_fault":
             return faults
+        if base == "fault_aftermath":
+            return [Window(selector, w.end, w.end + AFTERMATH_S) for w in faults if math.isfinite(w.end)]
         if base == "before_fault":
             return [Window(selector, -math.inf, min(w.start for w in faults))]
         return [Window(selector, max(w.end for w in faults), math.inf)]

@@ -12,7 +12,7 @@ Format (`reports/thresholds.toml` is the reference; every key is documented ther
     seed = "000 success criteria"   # where the number comes from
     kinds = ["load"]                # scenario kinds it applies to (absent: all)
     request/requests/flow/tag       # request scope; probes = [globs] for probe metrics
-    phase = "steady"                # a run phase, before_fault/during_fault/after_fault[:kind], or "*"
+    phase = "steady"                # a run phase, before/during/after_fault or fault_aftermath[:kind], or "*"
     per = "name"                    # one check per request name ("name") or per probe ("probe")
     min_samples = 20                # below it: insufficient_data
     required = true                 # no evidence at all: no_data, which blocks the gate when critical
@@ -69,7 +69,8 @@ _KEYS = {
     "required",
     "enabled",
 }
-_PHASE_SPECIAL = re.compile(r"^(\*|(before|during|after)_fault(:[\w.-]+)?)$")
+FAULT_PHASES = ("before_fault", "during_fault", "after_fault", "fault_aftermath")  # reports.scope
+_PHASE_SPECIAL = re.compile(r"^(\*|((before|during|after)_fault|fault_aftermath)(:[\w.-]+)?)$")
 _KINDS = {"load", "race", "capacity"}
 
 
@@ -232,7 +233,8 @@ def _build(entry: Mapping[str, Any], tags: Mapping[str, tuple[str, ...]], min_sa
         not isinstance(phase, str) or not (_PHASE_SPECIAL.match(phase) or phase.isidentifier())
     ):
         raise _Bad(
-            "phase", f"bad phase {phase!r}: a phase name, before_fault/during_fault/after_fault[:kind] or '*'"
+            "phase",
+            f"bad phase {phase!r}: a phase name, {'/'.join(FAULT_PHASES)}[:kind] or '*'",
         )
     ms = entry.get("min_samples", min_samples)
     if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:
@@ -313,7 +315,7 @@ def load_thresholds(
     return ThresholdSet(
         thresholds=[t for t, e in zip(built, entries, strict=True) if e.get("enabled", True)],
         tags=tags,
-        exclude_phases=tuple(defaults.get("exclude_phases", ["warmup", "during_fault"])),
+        exclude_phases=tuple(defaults.get("exclude_phases", ["warmup", "during_fault", "fault_aftermath"])),
         confidence=float(defaults.get("confidence", 0.95)),
         source=source,
         raw=entries,

@@ -12,6 +12,7 @@ import pytest
 
 from reports import generate
 from reports.evidence import load_evidence
+from reports.scope import AFTERMATH_S
 from reports.synthetic import SyntheticRun, clean_reconcile, healthy_load, healthy_race
 
 
@@ -213,7 +214,7 @@ def test_suite_all_pass_and_incomplete_suite(tmp_path: Path) -> None:
     assert generate(root, out=io.StringIO()) == 2
 
 
-def test_a_lock_wait_that_began_in_a_fault_belongs_to_it(tmp_path: Path) -> None:
+def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_path: Path) -> None:
     """Logged when it ends, 0.2 s after the fault; placed where it began, as requests are."""
     run = healthy_load()
     start, end = run.t0 + 300, run.t0 + 330
@@ -224,7 +225,11 @@ def test_a_lock_wait_that_began_in_a_fault_belongs_to_it(tmp_path: Path) -> None
     run.add_event("lock_wait", t=end + 0.2, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "a"))
     assert _checks(summary)["lock_wait_p99"]["n"] == before and code == 0, summary["reasons"]
-    for i in range(5):  # began after the fault: aftermath, judged
-        run.add_event("lock_wait", t=end + 1.0 + i, duration=400.0)
+    for i in range(5):  # began in the 5 s after it, when the queued requests arrive at once
+        run.add_event("lock_wait", t=end + 0.5 + i, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "b"))
+    assert _checks(summary)["lock_wait_p99"]["n"] == before and code == 0, summary["reasons"]
+    for i in range(5):  # began once the aftermath was over: steady state again, judged
+        run.add_event("lock_wait", t=end + AFTERMATH_S + 1.0 + i, duration=400.0)
+    code, summary, _ = _gen(run.write(tmp_path / "c"))
     assert _checks(summary)["lock_wait_p99"]["status"] == "fail" and code == 1
