@@ -168,8 +168,11 @@ class DockerBackend:
         return str(self._container.status)
 
     def postmaster_pid(self) -> int | None:
-        """The postmaster's pid on this host (the container's PID 1), None unless it runs here."""
-        if self.status() != "running":
+        """The postmaster's pid on this host (the container's PID 1), None unless it runs here.
+
+        An engine reached over TCP runs its containers on another host, whose pids mean nothing here.
+        """
+        if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://") or self.status() != "running":
             return None
         pid = int(self._require().attrs.get("State", {}).get("Pid", 0))
         return pid if pid > 0 and psutil.pid_exists(pid) else None
