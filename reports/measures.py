@@ -122,14 +122,21 @@ def _svc(ev: Evidence, th: Threshold, ts: ThresholdSet, events: tuple[str, ...])
 
     An event that lasted (`duration`, ms) is placed where it began, as a request is placed by its
     send time: a lock wait that began inside a fault and ended just after it belongs to the fault.
+    In the default scope (every phase but the excluded ones) an event must also have ended outside
+    them: a query in flight when the database froze began before the fault but ran into it, and
+    is the fault's, not the steady state's.
     """
     assert ev.service is not None
     df = ev.service[ev.service["event"].isin(events)]
-    t = df["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    logged = df["ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    began = logged
     if "duration" in df.columns:
         lasted = pd.to_numeric(df["duration"], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
-        t = t - np.nan_to_num(lasted, nan=0.0) / 1000.0
-    return df[time_mask(ev, t, th.phase, ts.exclude_phases)]
+        began = logged - np.nan_to_num(lasted, nan=0.0) / 1000.0
+    keep = time_mask(ev, began, th.phase, ts.exclude_phases)
+    if th.phase is None:
+        keep &= time_mask(ev, logged, None, ts.exclude_phases)
+    return df[keep]
 
 
 def _time_scoped_requests(

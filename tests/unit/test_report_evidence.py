@@ -233,3 +233,22 @@ def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_pa
         run.add_event("lock_wait", t=end + AFTERMATH_S + 1.0 + i, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "c"))
     assert _checks(summary)["lock_wait_p99"]["status"] == "fail" and code == 1
+
+
+def test_a_slow_query_in_flight_when_the_fault_began_belongs_to_it(tmp_path: Path) -> None:
+    """Began before the fault, ended in it: the fault's, not the steady state's."""
+    run = healthy_load()
+    start, end = run.t0 + 300, run.t0 + 306
+    run.faults = [{"kind": "db_latency", "target": None, "start": start, "end": end, "params": {},
+                   "outcome": "applied", "detail": ""}]  # fmt: skip
+    run.reconcile = clean_reconcile()
+    before = _checks(_gen(run.write(tmp_path / "before"))[1])["slow_query_ratio"]["measured"]
+    for i in range(40):  # every connection's query, stuck 0.5 s after it began until the timeout
+        run.add_event("slow_query_detected", t=start + 4.5, duration=5000.0, query=f"q{i}")
+    code, summary, _ = _gen(run.write(tmp_path / "a"))
+    assert _checks(summary)["slow_query_ratio"]["measured"] == before and code == 0, summary["reasons"]
+    requests = _checks(summary)["slow_query_ratio"]["n"]
+    for i in range(requests // 10):  # slow queries with no fault to blame, 1 per 10 requests: judged
+        run.add_event("slow_query_detected", t=start - 60 + i * 0.1, duration=400.0, query=f"s{i}")
+    code, summary, _ = _gen(run.write(tmp_path / "b"))
+    assert _checks(summary)["slow_query_ratio"]["status"] == "fail" and code == 1
