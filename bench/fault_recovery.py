@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,10 @@ def one_run(scenario: str, backend: str, runs_dir: Path) -> dict[str, Any]:
             f"{scenario} on {backend}: no summary.json (exit {done.returncode})\n{done.stdout[-3000:]}"
         )
     summary = json.loads(summary_path.read_text())
+    if done.returncode != 0:  # the runs folder is temporary: keep a failing run's evidence
+        kept = Path(tempfile.gettempdir()) / "lg-fault-bench-failed" / (runs_dir / "latest").resolve().name
+        shutil.copytree(runs_dir / "latest", kept, dirs_exist_ok=True)
+        print(f"  kept the failing run in {kept}", flush=True)
     fault = summary["chaos"]["faults"][0]
     planned = json.loads((runs_dir / "latest" / "plan.json").read_text())["faults"][0]["duration_s"]
     return {
