@@ -141,6 +141,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="embedded PostgreSQL + seeded reference service, until Ctrl-C")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--backend",
+        choices=["embedded", "docker"],
+        default="embedded",
+        help="PostgreSQL kept in --data-dir (default), or a container of $DOCKER_HOST's engine",
+    )
+    serve.add_argument("--docker-image", metavar="IMAGE", help="with --backend docker: this image")
     serve.add_argument("--data-dir", type=Path, default=Path(".pgdata"))
     serve.add_argument("--safeguards-off", type=_safeguards, default=())
     serve.add_argument("--race-window-ms", type=_race_window, default=0.0, metavar="MS")
@@ -296,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 race_window_ms=args.race_window_ms,
                 toxiproxy_url=args.toxiproxy,
                 proxy_api_port=args.proxy_api_port,
+                backend_kind="docker" if args.docker_image else args.backend,
+                docker_image=args.docker_image,
             )
         if args.command == "seed":
             if not args.database_url:

@@ -1,7 +1,9 @@
 """`make serve`: embedded PostgreSQL, a freshly seeded database, the reference service on loopback.
 
 For a human at Locust's web UI. Each start recreates the `loadgate` database so the fixtures file
-always matches what is in it; the cluster itself stays in `.pgdata/` between starts.
+always matches what is in it; the cluster itself stays in `.pgdata/` between starts. With
+`--backend docker` the database is a container instead (removed at Ctrl-C), for trying the
+engine's own faults by hand: `docker pause <container>` while Locust runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.db.backends import EmbeddedBackend, fresh_database
+from harness.db.backends import Backend, EmbeddedBackend, fresh_database, make_backend
+from harness.db.container import DockerBackend
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 from harness.stack import migrate_and_seed
@@ -25,6 +28,8 @@ def serve(
     race_window_ms: float = 0.0,
     toxiproxy_url: str | None = None,
     proxy_api_port: int | None = None,
+    backend_kind: str = "embedded",
+    docker_image: str | None = None,
 ) -> int:
     """Run until Ctrl-C; return 0, or 2 if the service dies on its own.
 
@@ -37,7 +42,11 @@ def serve(
 
         probe(toxiproxy_url)  # a clear error before PostgreSQL starts
     data_dir.mkdir(parents=True, exist_ok=True)
-    backend = EmbeddedBackend(data_dir=data_dir / "cluster")
+    backend: Backend = (
+        EmbeddedBackend(data_dir=data_dir / "cluster")
+        if backend_kind == "embedded"
+        else make_backend(backend_kind, docker_image=docker_image)
+    )
     service: ServiceProcess | None = None
     proxy: DbProxy | None = None
     try:
@@ -64,6 +73,7 @@ def serve(
         print(
             f"reference service: {service.base_url}\n"
             f"database:          {database_url}\n"
+            f"{_container_line(backend)}"
             f"fixtures:          {fixtures}\n"
             f"service log:       {(data_dir / 'service.jsonl').resolve()}\n"
             f"safeguards off:    {', '.join(safeguards_off) or 'none'}\n"
@@ -90,6 +100,12 @@ def serve(
         if proxy is not None:
             proxy.close()
         backend.stop()
+
+
+def _container_line(backend: Backend) -> str:
+    if not isinstance(backend, DockerBackend):
+        return ""
+    return f"container:         {backend.container_id} ({backend.describe()['image']})\n"
 
 
 def _proxy_lines(proxy: DbProxy | None) -> str:
