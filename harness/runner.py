@@ -146,9 +146,8 @@ def _process_groups(stack: Stack, backend: Backend | None, locust: LocustProcess
         groups["service"] = [stack.service.pid]
     for name, pid in locust.pids():
         groups[name] = [pid]
-    pg = getattr(backend, "pg", None)
-    postmaster = backend.postmaster_pid() if isinstance(backend, DockerBackend) else getattr(pg, "pid", None)
-    if isinstance(postmaster, int):
+    postmaster = backend.postmaster_pid() if backend is not None else None
+    if postmaster is not None:
         groups["postgres"] = [postmaster]
     return groups
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.db.backends import Backend, EmbeddedBackend, fresh_database, make_backend
+from harness.db.backends import Backend, fresh_database, make_backend
 from harness.db.container import DockerBackend
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
@@ -42,11 +42,7 @@ def serve(
 
         probe(toxiproxy_url)  # a clear error before PostgreSQL starts
     data_dir.mkdir(parents=True, exist_ok=True)
-    backend: Backend = (
-        EmbeddedBackend(data_dir=data_dir / "cluster")
-        if backend_kind == "embedded"
-        else make_backend(backend_kind, docker_image=docker_image)
-    )
+    backend = make_backend(backend_kind, data_dir=data_dir / "cluster", docker_image=docker_image)
     service: ServiceProcess | None = None
     proxy: DbProxy | None = None
     try:

@@ -17,7 +17,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.db.container import DEFAULT_SOCKET, LABEL, unix_socket_answers
+from harness.db.base import DatabaseError
+from harness.db.container import DEFAULT_SOCKET, LABEL, engine_client, unix_socket_answers
 from harness.processes import spawn, stop, wait_until
 
 START_TIMEOUT_S = 60.0
@@ -28,21 +29,11 @@ class NoEngine(Exception):
 
 
 def _pinged(host: str) -> bool:
-    import docker
-
-    if not unix_socket_answers(host.removeprefix("unix://")):
-        return False  # asked anyway, the SDK would leak its socket
-
     try:
-        client = docker.DockerClient(base_url=host, timeout=5)
-    except Exception:
+        engine_client(host).close()
+    except DatabaseError:
         return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
+    return True
 
 
 def _remove_our_containers(host: str) -> None:

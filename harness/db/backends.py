@@ -37,6 +37,10 @@ class Backend(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+    def postmaster_pid(self) -> int | None:
+        """The server's pid on this machine, for cpu.csv; None when it does not run here."""
+        ...
+
 
 def fresh_database(backend: Backend, name: str | None = None) -> str:
     """Create a new empty database on `backend`; return its URL."""
@@ -77,6 +81,9 @@ class EmbeddedBackend:
             self._tmp.cleanup()
             self._tmp = None
 
+    def postmaster_pid(self) -> int | None:
+        return self.pg.pid if self.pg else None
+
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -104,15 +111,18 @@ class ExternalBackend:
     def stop(self) -> None:
         """Nothing to stop: we did not start it."""
 
+    def postmaster_pid(self) -> int | None:
+        """Someone else's server: not ours to sample."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": _redact(self.url), "version": server_version(self.url)}
 
 
 def _redact(url: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    if info.get("password"):
-        info["password"] = "***"
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+    if psycopg.conninfo.conninfo_to_dict(url).get("password"):
+        return psycopg.conninfo.make_conninfo(url, password="***")
+    return psycopg.conninfo.make_conninfo(url)
 
 
 def make_backend(

@@ -59,6 +59,4 @@ def recreate_database(admin_url: str, name: str) -> None:
 
 def with_database(url: str, name: str) -> str:
     """`url` with its database name replaced by `name`."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+    return psycopg.conninfo.make_conninfo(url, dbname=name)

@@ -49,16 +49,20 @@ def _no_engine(exc: Exception) -> str:
     )
 
 
-def engine_client() -> Any:
-    """A pinged `docker.DockerClient` for DOCKER_HOST (or the default socket), or DatabaseError."""
-    host = os.environ.get("DOCKER_HOST", "")
-    path = host.removeprefix("unix://") if host.startswith("unix://") else DEFAULT_SOCKET if not host else ""
-    if path and not unix_socket_answers(path):
-        raise DatabaseError(_no_engine(FileNotFoundError(path)))
+def engine_client(host: str | None = None) -> Any:
+    """A pinged `docker.DockerClient` for `host` (default: DOCKER_HOST, else the default socket).
+
+    DatabaseError when no engine answers there.
+    """
+    address = host or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
+    socket_path = address.removeprefix("unix://")
+    if address.startswith("unix://") and not unix_socket_answers(socket_path):
+        raise DatabaseError(_no_engine(FileNotFoundError(socket_path)))
     try:
         import docker
 
-        client = docker.from_env()
+        # from_env also reads DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for an engine over TCP.
+        client = docker.DockerClient(base_url=host) if host else docker.from_env()
     except Exception as exc:
         raise DatabaseError(_no_engine(exc)) from exc
     try:

@@ -37,10 +37,7 @@ CONNECT_TIMEOUT_S = 5.0
 
 def via(database_url: str, host: str, port: int) -> str:
     """`database_url` with its host and port replaced: the same database, through a proxy."""
-    info = psycopg.conninfo.conninfo_to_dict(database_url)
-    info["host"] = host
-    info["port"] = str(port)
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+    return psycopg.conninfo.make_conninfo(database_url, host=host, port=str(port))
 
 
 def upstream_of(database_url: str) -> tuple[str, int]:
