@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import signal
@@ -73,9 +74,10 @@ class HarnessProcess:
 def harness(tmp_path: Path) -> Iterator[Any]:
     started: list[HarnessProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> HarnessProcess:
+    def start(*args: str, env: dict[str, str] | None = None, runs_dir: bool = True) -> HarnessProcess:
+        """`harness ARGS` (with `--runs-dir` in the test's folder unless `runs_dir` is False)."""
         runs = tmp_path / "runs"
-        cmd = [sys.executable, "-m", "harness.cli", *args, "--runs-dir", str(runs)]
+        cmd = [sys.executable, "-m", "harness.cli", *args, *(("--runs-dir", str(runs)) if runs_dir else ())]
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -110,3 +112,25 @@ def scenario_file(tmp_path: Path, text: str, name: str = "tiny") -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return path
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_chaos(
+    harness: Any, tmp_path: Path, text: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    """`harness run` a chaos scenario (no report) that must complete cleanly: its folder and faults."""
+    run = harness("run", str(scenario_file(tmp_path, text)), "--no-report", *extra, env=env)
+    code, out = run.finish(timeout_s=180)
+    assert code == 0, out
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "complete", record["errors"]
+    assert run.survivors() == {}
+    faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
+    assert all(f["outcome"] == "applied" for f in faults), faults
+    return run_dir, faults

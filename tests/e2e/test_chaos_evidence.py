@@ -5,14 +5,12 @@ from a healthy service under a database pause and restart, then from a deliberat
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import read_json, scenario_file
+from tests.e2e.conftest import csv_rows, read_json, run_chaos
 from tests.e2e.test_chaos_run import RESTART  # the restart alone, 4 s to 6 s, 8 s of load after it
 from tests.e2e.test_harness_run import TINY_LOAD
 
@@ -35,29 +33,8 @@ duration_s = 600
 )
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _run(
-    harness: Any, tmp_path: Path, text: str, *extra: str, env: dict[str, str] | None = None
-) -> tuple[Path, list[dict[str, Any]]]:
-    run = harness("run", str(scenario_file(tmp_path, text)), "--no-report", *extra, env=env)
-    code, out = run.finish(timeout_s=180)
-    assert code == 0, out
-    run_dir = run.run_dir()
-    assert run_dir is not None, out
-    record = read_json(run_dir / "run.json")
-    assert record["status"] == "complete", record["errors"]
-    assert run.survivors() == {}
-    faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
-    assert all(f["outcome"] == "applied" for f in faults), faults
-    return run_dir, faults
-
-
 def test_a_healthy_service_loses_nothing_and_its_health_shows_the_fault(harness: Any, tmp_path: Path) -> None:
-    run_dir, faults = _run(harness, tmp_path, PAUSE_THEN_RESTART)
+    run_dir, faults = run_chaos(harness, tmp_path, PAUSE_THEN_RESTART)
     assert read_json(run_dir / "run.json")["defects"] == []
 
     reconcile = read_json(run_dir / "reconcile.json")
@@ -68,13 +45,13 @@ def test_a_healthy_service_loses_nothing_and_its_health_shows_the_fault(harness:
     assert reconcile["idempotent_retries"]["keys"] > 0, "clients retried across the faults"
     assert reconcile["idempotent_retries"]["duplicate_effects"] == 0, reconcile["idempotent_retries"]
 
-    requests = _rows(run_dir / "requests.csv")
+    requests = csv_rows(run_dir / "requests.csv")
     retried = [
         r for r in requests if r["idempotency_key"] and not r["ts_intended"] and r["flow"] == "orders_created"
     ]
     assert retried, "a retry is a row of its own, without an intended send time"
 
-    health = _rows(run_dir / "health.csv")
+    health = csv_rows(run_dir / "health.csv")
     assert {r["endpoint"] for r in health} == {"live", "ready", "db"}
     assert all(r["status"] == "200" for r in health if r["endpoint"] == "live"), (
         "live never depends on the database"
@@ -95,7 +72,7 @@ def test_a_healthy_service_loses_nothing_and_its_health_shows_the_fault(harness:
 def test_the_checks_fail_on_a_service_that_acknowledges_before_commit_and_never_reconnects(
     harness: Any, tmp_path: Path
 ) -> None:
-    run_dir, faults = _run(harness, tmp_path, RESTART, "--defects", "ack_before_commit,no_reconnect")
+    run_dir, faults = run_chaos(harness, tmp_path, RESTART, "--defects", "ack_before_commit,no_reconnect")
     assert read_json(run_dir / "run.json")["defects"] == ["ack_before_commit", "no_reconnect"]
 
     reconcile = read_json(run_dir / "reconcile.json")
@@ -105,9 +82,11 @@ def test_the_checks_fail_on_a_service_that_acknowledges_before_commit_and_never_
 
     end = faults[0]["end"]
     orders_after = [
-        r for r in _rows(run_dir / "requests.csv") if r["name"] == "POST /api/orders" and float(r["ts"]) > end
+        r
+        for r in csv_rows(run_dir / "requests.csv")
+        if r["name"] == "POST /api/orders" and float(r["ts"]) > end
     ]
     assert orders_after, "orders kept arriving after the fault"
     assert not any(r["status"].startswith("2") for r in orders_after), "no order succeeds after the restart"
-    health = _rows(run_dir / "health.csv")
+    health = csv_rows(run_dir / "health.csv")
     assert not any(r["endpoint"] == "db" and r["status"] == "200" and float(r["ts"]) > end for r in health)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import read_json
-from tests.e2e.test_chaos_evidence import PAUSE_THEN_RESTART, _rows, _run
+from tests.e2e.conftest import csv_rows, read_json, run_chaos
+from tests.e2e.test_chaos_evidence import PAUSE_THEN_RESTART
 from tests.e2e.test_chaos_run import RESTART
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def test_a_container_paused_and_restarted_mid_load_loses_nothing(
     harness: Any, tmp_path: Path, docker_host: str
 ) -> None:
-    run_dir, faults = _run(
+    run_dir, faults = run_chaos(
         harness, tmp_path, PAUSE_THEN_RESTART, "--backend", "docker", env={"DOCKER_HOST": docker_host}
     )
     database = read_json(run_dir / "run.json")["database"]
@@ -34,14 +34,14 @@ def test_a_container_paused_and_restarted_mid_load_loses_nothing(
     assert reconcile["indeterminate"]["more_than_once"] == 0, reconcile["indeterminate"]["examples"]
 
     pause, restart = faults
-    db = [r for r in _rows(run_dir / "health.csv") if r["endpoint"] == "db"]
+    db = [r for r in csv_rows(run_dir / "health.csv") if r["endpoint"] == "db"]
     answered_in_pause = [
         r
         for r in db
         if pause["start"] <= float(r["ts"]) and float(r["ts"]) + float(r["latency_ms"]) / 1000 < pause["end"]
     ]
     assert answered_in_pause and all(r["status"] in ("0", "503") for r in answered_in_pause)
-    after = [r for r in _rows(run_dir / "requests.csv") if float(r["ts"]) > restart["end"] + 1.0]
+    after = [r for r in csv_rows(run_dir / "requests.csv") if float(r["ts"]) > restart["end"] + 1.0]
     assert any(r["name"] == "POST /api/orders" and r["status"].startswith("2") for r in after)
     probes = read_json(run_dir / "probes.json")
     assert all(p["violations"] == 0 for p in probes["probes"]), probes
@@ -50,7 +50,7 @@ def test_a_container_paused_and_restarted_mid_load_loses_nothing(
 def test_a_service_that_never_reconnects_is_caught_on_the_docker_backend_too(
     harness: Any, tmp_path: Path, docker_host: str
 ) -> None:
-    run_dir, faults = _run(
+    run_dir, faults = run_chaos(
         harness,
         tmp_path,
         RESTART,
@@ -62,6 +62,8 @@ def test_a_service_that_never_reconnects_is_caught_on_the_docker_backend_too(
     )
     end = faults[0]["end"]
     orders_after = [
-        r for r in _rows(run_dir / "requests.csv") if r["name"] == "POST /api/orders" and float(r["ts"]) > end
+        r
+        for r in csv_rows(run_dir / "requests.csv")
+        if r["name"] == "POST /api/orders" and float(r["ts"]) > end
     ]
     assert orders_after and not any(r["status"].startswith("2") for r in orders_after)

@@ -6,7 +6,6 @@ and that no process the harness started outlives it.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import read_json, scenario_file
+from tests.e2e.conftest import csv_rows, read_json, scenario_file
 
 pytestmark = pytest.mark.e2e
 
@@ -47,11 +46,6 @@ duration_s = 3600
 """
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def test_a_short_load_run_leaves_complete_evidence_and_a_verdict(harness: Any, tmp_path: Path) -> None:
     scenario = scenario_file(tmp_path, TINY_LOAD)
     run = harness("run", str(scenario))
@@ -67,7 +61,7 @@ def test_a_short_load_run_leaves_complete_evidence_and_a_verdict(harness: Any, t
     assert [p["nominal"]["orders_created"] for p in record["phase_rates"]] == pytest.approx([50, 200])
     assert {p["name"] for p in record["processes"]} >= {"service", "locust"}
 
-    rows = _rows(run_dir / "requests.csv")
+    rows = csv_rows(run_dir / "requests.csv")
     created = [r for r in rows if r["name"] == "POST /api/orders" and r["flow"] == "orders_created"]
     # 200/h x (0.25 x 600 s + 3600 s) / 3600 = 208 orders nominal, the same at every speed-up.
     expected = 200 * (0.25 * 600 + 3600) / 3600
@@ -75,7 +69,7 @@ def test_a_short_load_run_leaves_complete_evidence_and_a_verdict(harness: Any, t
     assert all(r["ts_intended"] for r in created), "open-model arrivals carry their intended send time"
     assert not any("/api/orders/" in r["name"] and "{" not in r["name"] for r in rows), "names are templates"
 
-    assert _rows(run_dir / "pool.csv"), "pool sampled every second"
+    assert csv_rows(run_dir / "pool.csv"), "pool sampled every second"
     probes = read_json(run_dir / "probes.json")
     assert probes["probes"] and all(p["violations"] == 0 for p in probes["probes"]), probes
     assert (run_dir / "service.jsonl").stat().st_size > 0
@@ -93,7 +87,7 @@ def test_ctrl_c_half_way_keeps_the_evidence_marks_it_incomplete_and_leaves_no_pr
     def has_samples() -> bool:
         run_dir = run.run_dir()
         requests = run_dir / "requests.csv" if run_dir else None
-        return bool(requests and requests.exists() and len(_rows(requests)) > 5)
+        return bool(requests and requests.exists() and len(csv_rows(requests)) > 5)
 
     assert run.wait_for(has_samples, timeout_s=90), run.finish(5)[1]
     os.killpg(run.proc.pid, signal.SIGINT)
@@ -104,7 +98,7 @@ def test_ctrl_c_half_way_keeps_the_evidence_marks_it_incomplete_and_leaves_no_pr
     record = read_json(run_dir / "run.json")
     assert record["status"] == "incomplete"
     assert any("interrupted" in e["message"] for e in record["errors"])
-    assert len(_rows(run_dir / "requests.csv")) > 5
+    assert len(csv_rows(run_dir / "requests.csv")) > 5
     assert run.survivors() == {}, run.survivors()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert "incomplete" in json.dumps(summary).lower()

@@ -40,25 +40,19 @@ def someone_elses_service(
         service.stop()
 
 
+def _target_args(service: tuple[str, str, Path]) -> tuple[str, ...]:
+    base_url, database_url, fixtures = service
+    return ("--target", base_url, "--fixtures", str(fixtures), "--database-url", database_url)
+
+
 def test_target_mode_starts_nothing_and_judges_the_given_database_and_service_log(
     harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
 ) -> None:
-    base_url, database_url, fixtures = someone_elses_service
+    base_url = someone_elses_service[0]
     their_log = tmp_path / "their.jsonl"
     before = their_log.read_text().count("\n")
     scenario = scenario_file(tmp_path, TINY_LOAD)
-    run = harness(
-        "run",
-        str(scenario),
-        "--target",
-        base_url,
-        "--fixtures",
-        str(fixtures),
-        "--database-url",
-        database_url,
-        "--service-log",
-        str(their_log),
-    )
+    run = harness("run", str(scenario), *_target_args(someone_elses_service), "--service-log", str(their_log))
     code, out = run.finish(timeout_s=180)
     run_dir = run.run_dir()
     assert run_dir is not None, out
@@ -76,18 +70,8 @@ def test_target_mode_starts_nothing_and_judges_the_given_database_and_service_lo
 def test_target_mode_without_the_service_log_cannot_pass_and_says_what_to_add(
     harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
 ) -> None:
-    base_url, database_url, fixtures = someone_elses_service
     scenario = scenario_file(tmp_path, TINY_LOAD)
-    run = harness(
-        "run",
-        str(scenario),
-        "--target",
-        base_url,
-        "--fixtures",
-        str(fixtures),
-        "--database-url",
-        database_url,
-    )
+    run = harness("run", str(scenario), *_target_args(someone_elses_service))
     code, out = run.finish(timeout_s=180)
     assert code == 2, out
     assert "no service.jsonl (a --target run needs --service-log PATH" in out

@@ -5,20 +5,18 @@ Ctrl-C stops it all."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 
 from harness.db.base import free_port
-from tests.e2e.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -41,37 +39,22 @@ class Served:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    started: list[Served] = []
+def serve(harness: Any, tmp_path: Path) -> Callable[..., Served]:
+    """`harness serve ARGS` until its banner's last line (the harness fixture stops what is left)."""
 
     def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        cmd = [sys.executable, "-m", "harness.cli", "serve", "--data-dir", str(tmp_path / "pgdata"), *args]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
+        proc = harness("serve", "--data-dir", str(tmp_path / "pgdata"), *args, env=env, runs_dir=False).proc
         assert proc.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + START_TIMEOUT_S
-        for line in proc.stdout:  # until the banner's last line
+        for line in proc.stdout:
             lines.append(line.rstrip("\n"))
             if line.startswith("Ctrl-C stops") or time.monotonic() > deadline:
                 break
-        served = Served(proc, lines)
-        started.append(served)
         assert lines and lines[-1].startswith("Ctrl-C stops"), "\n".join(lines)
-        return served
+        return Served(proc, lines)
 
-    yield start
-    for served in started:
-        if served.proc.poll() is None:
-            os.killpg(served.proc.pid, signal.SIGKILL)
-        served.proc.communicate()
+    return start
 
 
 def _stop(served: Served) -> tuple[int, str]:

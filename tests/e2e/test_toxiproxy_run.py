@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, read_json, scenario_file
+from tests.e2e.conftest import ROOT, read_json, run_chaos, scenario_file
 from tests.e2e.test_harness_run import TINY_LOAD
 
 pytestmark = pytest.mark.e2e
@@ -71,21 +71,13 @@ def toxiproxy() -> Iterator[str]:
 def test_db_latency_runs_on_the_given_toxiproxy_and_its_proxy_is_removed(
     harness: Any, tmp_path: Path, toxiproxy: str
 ) -> None:
-    run = harness("run", str(scenario_file(tmp_path, LATENCY)), "--no-report", "--toxiproxy", toxiproxy)
-    code, out = run.finish(timeout_s=120)
-    assert code == 0, out
-    run_dir = run.run_dir()
-    assert run_dir is not None
-    record = read_json(run_dir / "run.json")
-    assert record["status"] == "complete", record["errors"]
-    used = record["fault_proxy"]
+    run_dir, faults = run_chaos(harness, tmp_path, LATENCY, "--toxiproxy", toxiproxy)
+    used = read_json(run_dir / "run.json")["fault_proxy"]
     assert (used["api"], used["kind"], used["in_process"]) == (toxiproxy, "loadgate", False)
     assert used["version"].startswith("loadgate-")
-    faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
     assert [(f["kind"], f["outcome"]) for f in faults] == [("db_latency", "applied")]
     assert toxiproxy in json.dumps(faults[0]), "faults.jsonl says which Toxiproxy the toxic went to"
     assert httpx.get(f"{toxiproxy}/proxies").json() == {}, "the run deleted the proxy it created"
-    assert run.survivors() == {}
 
 
 def test_a_toxiproxy_that_does_not_answer_stops_the_run_before_anything_starts(

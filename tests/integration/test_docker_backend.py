@@ -20,13 +20,11 @@ import psutil
 import psycopg
 import pytest
 
-from harness.db.base import recreate_database, with_database
 from harness.db.container import LABEL, OWNER_HOST, OWNER_PID, DockerBackend, reap_orphans
 from harness.db.docker_image import image_tag
 from harness.faults import FaultContext, FaultScheduler, injector
 from harness.service_process import ServiceProcess
-from reference_service.seed import seed
-from tests.integration.test_faults import SERVICE_ENV, _status, _until
+from tests.integration.test_faults import _status, _until, seeded_service
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +53,7 @@ def rig(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         client = docker.DockerClient(base_url=docker_host)
         service: ServiceProcess | None = None
         try:
-            recreate_database(db.admin_url, "shop")
-            url = with_database(db.admin_url, "shop")
-            seed(url, buyers=4, sellers=1, agents=2, admins=1)
-            service = ServiceProcess(
-                url, log_file=folder / "service.jsonl", output_file=folder / "service.log", env=SERVICE_ENV
-            )
-            service.start(timeout_s=30)
+            url, service = seeded_service(db.admin_url, folder)
             yield DockerRig(db, url, service, client)
         finally:
             if service is not None:

@@ -48,6 +48,18 @@ class Rig:
         return FaultContext(pg=self.pg, service=self.service, database_url=self.url)
 
 
+def seeded_service(admin_url: str, folder: Path) -> tuple[str, ServiceProcess]:
+    """A seeded `shop` database on the server of `admin_url`, and a started service with SERVICE_ENV."""
+    recreate_database(admin_url, "shop")
+    url = with_database(admin_url, "shop")
+    seed(url, buyers=4, sellers=1, agents=2, admins=1)
+    service = ServiceProcess(
+        url, log_file=folder / "service.jsonl", output_file=folder / "service.log", env=SERVICE_ENV
+    )
+    service.start(timeout_s=30)
+    return url, service
+
+
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     folder = Path(tmp_path_factory.mktemp("faults"))
@@ -55,13 +67,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     pg.start()
     service: ServiceProcess | None = None
     try:
-        recreate_database(pg.url, "shop")
-        url = with_database(pg.url, "shop")
-        seed(url, buyers=4, sellers=1, agents=2, admins=1)
-        service = ServiceProcess(
-            url, log_file=folder / "service.jsonl", output_file=folder / "service.log", env=SERVICE_ENV
-        )
-        service.start(timeout_s=30)
+        url, service = seeded_service(pg.url, folder)
         yield Rig(pg, url, service)
     finally:
         if service is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -46,21 +46,29 @@ def test_latency_toxic_delays_each_query_and_clears(proxy: FaultProxy, pg_admin_
         assert _timed_select(conn) < 250
 
 
-def test_reset_peer_breaks_open_and_new_connections(proxy: FaultProxy, pg_admin_url: str) -> None:
-    url = proxy.url(pg_admin_url)
+def assert_resets_break_connections_until_healed(
+    url: str, poison: Callable[[], object], heal: Callable[[], object]
+) -> None:
+    """Through `url`: `poison()` breaks the open connection and refuses a new one; `heal()` restores."""
     conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
     try:
         _timed_select(conn)
-        proxy.set_toxic(reset_peer=True)
+        poison()
         with pytest.raises(psycopg.OperationalError):
             conn.execute("SELECT 1")
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(url, connect_timeout=5).close()
     finally:
         conn.close()
-        proxy.clear()
+        heal()
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as again:
         _timed_select(again)
+
+
+def test_reset_peer_breaks_open_and_new_connections(proxy: FaultProxy, pg_admin_url: str) -> None:
+    assert_resets_break_connections_until_healed(
+        proxy.url(pg_admin_url), lambda: proxy.set_toxic(reset_peer=True), proxy.clear
+    )
 
 
 def test_timeout_toxic_blackholes_then_closes(proxy: FaultProxy, pg_admin_url: str) -> None:

@@ -21,6 +21,7 @@ from harness.faults.proxy import via
 from harness.faults.toxics import ToxicSpec
 from harness.faults.toxiproxy import ToxiproxyClient, ToxiproxyError, ToxiproxyUnavailable, probe
 from harness.faults.toxiproxy_server import VERSION, ToxiproxyServer
+from tests.integration.test_faults_proxy import assert_resets_break_connections_until_healed
 
 pytestmark = pytest.mark.integration
 
@@ -87,22 +88,12 @@ def test_a_latency_toxic_added_through_the_client_slows_each_query_until_removed
 def test_a_reset_peer_toxic_breaks_the_connection_and_removing_it_restores_service(
     client: ToxiproxyClient, pg_admin_url: str
 ) -> None:
-    url = _through(client, "pg", pg_admin_url)
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
-    try:
-        assert conn.execute("SELECT 1").fetchone() == (1,)
-        client.add_toxic(
-            "pg", ToxicSpec("reset_peer_upstream", "reset_peer", "upstream", 1.0, {"timeout": 0})
-        )
-        with pytest.raises(psycopg.OperationalError):
-            conn.execute("SELECT 1")
-        with pytest.raises(psycopg.OperationalError):
-            psycopg.connect(url, connect_timeout=5).close()
-    finally:
-        conn.close()
-    client.remove_toxic("pg", "reset_peer_upstream")
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as again:
-        assert again.execute("SELECT 1").fetchone() == (1,)
+    reset = ToxicSpec("reset_peer_upstream", "reset_peer", "upstream", 1.0, {"timeout": 0})
+    assert_resets_break_connections_until_healed(
+        _through(client, "pg", pg_admin_url),
+        lambda: client.add_toxic("pg", reset),
+        lambda: client.remove_toxic("pg", reset.name),
+    )
 
 
 def test_errors_surface_as_toxiproxy_errors_with_status_and_message(

@@ -19,16 +19,19 @@ def _tail(tmp_path: Path) -> tuple[Path, Path, LogTail]:
     return source, dest, tail
 
 
+def _append(tail: LogTail, text: str) -> None:
+    """What the service writes, then one poll of the tail."""
+    with open(tail.source, "a") as log:
+        log.write(text)
+    tail.copy_new()
+
+
 def test_only_complete_lines_written_after_the_start_are_copied(tmp_path: Path) -> None:
-    source, dest, tail = _tail(tmp_path)
+    _, dest, tail = _tail(tmp_path)
     try:
-        with open(source, "a") as log:
-            log.write('{"a": 1}\n{"b": ')
-        tail.copy_new()
+        _append(tail, '{"a": 1}\n{"b": ')
         assert dest.read_text() == '{"a": 1}\n'
-        with open(source, "a") as log:
-            log.write("2}\n")
-        tail.copy_new()
+        _append(tail, "2}\n")
         assert dest.read_text() == '{"a": 1}\n{"b": 2}\n'
         assert tail.lines == 2
     finally:
@@ -38,17 +41,13 @@ def test_only_complete_lines_written_after_the_start_are_copied(tmp_path: Path) 
 def test_a_rotated_or_truncated_log_is_read_again_from_its_start(tmp_path: Path) -> None:
     source, dest, tail = _tail(tmp_path)
     try:
-        with open(source, "a") as log:
-            log.write('{"old": 1}\n')
-        tail.copy_new()
+        _append(tail, '{"old": 1}\n')
         source.rename(tmp_path / "their.jsonl.1")
         source.write_text('{"new": 1}\n')
         tail.copy_new()
         source.write_text("")  # truncated in place (copytruncate)
         tail.copy_new()
-        with open(source, "a") as log:
-            log.write('{"after": 1}\n')
-        tail.copy_new()
+        _append(tail, '{"after": 1}\n')
         assert dest.read_text().splitlines() == ['{"old": 1}', '{"new": 1}', '{"after": 1}']
     finally:
         tail.stop()

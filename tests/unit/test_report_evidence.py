@@ -214,13 +214,19 @@ def test_suite_all_pass_and_incomplete_suite(tmp_path: Path) -> None:
     assert generate(root, out=io.StringIO()) == 2
 
 
-def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_path: Path) -> None:
-    """Logged when it ends, 0.2 s after the fault; placed where it began, as requests are."""
+def _load_with_a_fault(start_s: float, end_s: float) -> tuple[SyntheticRun, float, float]:
+    """A healthy load run with one applied db_latency fault from `start_s` to `end_s` (run time)."""
     run = healthy_load()
-    start, end = run.t0 + 300, run.t0 + 330
+    start, end = run.t0 + start_s, run.t0 + end_s
     run.faults = [{"kind": "db_latency", "target": None, "start": start, "end": end, "params": {},
                    "outcome": "applied", "detail": ""}]  # fmt: skip
     run.reconcile = clean_reconcile()
+    return run, start, end
+
+
+def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_path: Path) -> None:
+    """Logged when it ends, 0.2 s after the fault; placed where it began, as requests are."""
+    run, _, end = _load_with_a_fault(300, 330)
     before = _checks(_gen(run.write(tmp_path / "before"))[1])["lock_wait_p99"]["n"]
     run.add_event("lock_wait", t=end + 0.2, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "a"))
@@ -237,11 +243,7 @@ def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_pa
 
 def test_a_slow_query_in_flight_when_the_fault_began_belongs_to_it(tmp_path: Path) -> None:
     """Began before the fault, ended in it: the fault's, not the steady state's."""
-    run = healthy_load()
-    start, end = run.t0 + 300, run.t0 + 306
-    run.faults = [{"kind": "db_latency", "target": None, "start": start, "end": end, "params": {},
-                   "outcome": "applied", "detail": ""}]  # fmt: skip
-    run.reconcile = clean_reconcile()
+    run, start, _ = _load_with_a_fault(300, 306)
     before = _checks(_gen(run.write(tmp_path / "before"))[1])["slow_query_ratio"]["measured"]
     for i in range(40):  # every connection's query, stuck 0.5 s after it began until the timeout
         run.add_event("slow_query_detected", t=start + 4.5, duration=5000.0, query=f"q{i}")
