@@ -19,7 +19,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,8 +164,14 @@ def _effects(row: dict[str, str], found: Found) -> tuple[int | None, list[str]]:
 
 def assemble(rows: list[dict[str, str]], found: Found, *, ran_at: float | None = None) -> dict[str, Any]:
     """The `reconcile.json` document from the request rows and what the database holds."""
-    acknowledged = [r for r in rows if is_acknowledged(r)]
-    lost = [r for r in acknowledged if r["created_id"] not in found.existing.get(ACK_KINDS[r["name"]], set())]
+    everything = [r for r in rows if is_acknowledged(r)]
+    # A kind the look-up could not read back (absent from `existing`) is reported, not judged.
+    acknowledged = [r for r in everything if ACK_KINDS[r["name"]] in found.existing]
+    not_checked: dict[str, int] = {}
+    for r in everything:
+        if ACK_KINDS[r["name"]] not in found.existing:
+            not_checked[ACK_KINDS[r["name"]]] = not_checked.get(ACK_KINDS[r["name"]], 0) + 1
+    lost = [r for r in acknowledged if r["created_id"] not in found.existing[ACK_KINDS[r["name"]]]]
     indeterminate: dict[str, Any] = {
         "total": 0,
         "once": 0,
@@ -203,6 +209,7 @@ def assemble(rows: list[dict[str, str]], found: Found, *, ran_at: float | None =
         "acknowledged": {
             "checked": len(acknowledged),
             "missing": len(lost),
+            "not_checked": not_checked,
             "examples": [
                 {
                     "name": r["name"],
@@ -284,10 +291,16 @@ def fetch(database_url: str, need: Needs) -> Found:
     return found
 
 
-def reconcile(run_dir: Path, database_url: str) -> dict[str, Any]:
-    """Read `requests.csv`, look in the database, write `reconcile.json`; return the document."""
+Fetch = Callable[[Needs, list[dict[str, str]]], Found]
+
+
+def reconcile(run_dir: Path, fetcher: Fetch, *, source: str) -> dict[str, Any]:
+    """Read `requests.csv`, look the writes up with `fetcher`, write `reconcile.json`; return it.
+
+    `source` says where the look-ups went (`database` or `http`); the report shows it.
+    """
     rows = list(read_rows(run_dir / "requests.csv"))
-    document = assemble(rows, fetch(database_url, needs(rows)))
+    document = {"source": source, **assemble(rows, fetcher(needs(rows), rows))}
     tmp = run_dir / "reconcile.json.tmp"
     tmp.write_text(json.dumps(document, indent=2) + "\n")
     tmp.replace(run_dir / "reconcile.json")

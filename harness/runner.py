@@ -27,7 +27,7 @@ from harness.log_tail import LogTail
 from harness.pool_sampler import PoolSampler
 from harness.probes import run_probes
 from harness.progress import Progress
-from harness.reconcile import reconcile
+from harness.reconcile_http import reconcile_stack
 from harness.run_folder import RunRecord, iso, machine, versions
 from harness.stack import Stack, external_stack, start_service_stack
 
@@ -163,12 +163,10 @@ def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord) ->
     (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
-def _write_reconcile(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
+def _write_reconcile(run_dir: Path, stack: Stack, record: RunRecord) -> None:
     """`reconcile.json`; a reconciliation that cannot run is a run error, never a silent gap."""
-    if database_url is None:
-        return
     try:
-        reconcile(run_dir, database_url)
+        reconcile_stack(run_dir, stack)
     except Exception as exc:
         record.add_error(f"reconciliation could not run: {type(exc).__name__}: {exc}")
 
@@ -319,7 +317,7 @@ def _shutdown(
         if stack is not None:
             if status != "failed" or stack.database_url:
                 attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
-                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack.database_url, record))
+                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record))
             attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
         record.data["processes"] = exits
         record.update(status=status, ended_at=iso(time.time()))

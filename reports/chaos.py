@@ -285,7 +285,9 @@ def reconcile_counts(ev: Evidence) -> dict[str, Any] | None:
     """reconcile.json's counts per section (None for a count it lacks) and up to 5 examples each."""
     if ev.reconcile is None:
         return None
-    out: dict[str, Any] = {"ran_at": ev.reconcile.get("ran_at")}
+    out: dict[str, Any] = {"ran_at": ev.reconcile.get("ran_at"), "source": ev.reconcile.get("source")}
+    unchecked = (ev.reconcile.get("acknowledged") or {}).get("not_checked")
+    out["not_checked"] = unchecked if isinstance(unchecked, dict) else {}
     for section, keys in RECONCILE.items():
         part = ev.reconcile.get(section)
         part = part if isinstance(part, dict) else {}

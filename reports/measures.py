@@ -362,16 +362,23 @@ def _reconcile(section: str, key: str, population: str) -> Measure:
         if part[key] is None:
             return [Measurement(missing=f"reconcile.json has no integer {section}.{key}")]
         shown = [k for k in chaos.RECONCILE[section] if part[k] is not None]
+        detail = ", ".join(f"{k.replace('_', ' ')} {part[k]}" for k in shown)
+        if section == "acknowledged" and counts["not_checked"]:
+            unread = ", ".join(f"{kind} {n}" for kind, n in sorted(counts["not_checked"].items()))
+            detail += f"; not readable back, not judged: {unread}"
         return [
             Measurement(
                 count=part[key],
                 population=int(part[population] or 0),
                 examples=list(part["examples"]),
-                detail=", ".join(f"{k.replace('_', ' ')} {part[k]}" for k in shown),
+                detail=detail + _LOOKED_UP.get(str(counts["source"]), ""),
             )
         ]
 
     return measure
+
+
+_LOOKED_UP = {"database": " (looked up in the database)", "http": " (looked up through the target's API)"}
 
 
 PerFault = Callable[[Evidence, chaos.Fault, Threshold, ThresholdSet], Measurement]

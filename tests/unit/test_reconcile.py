@@ -8,6 +8,7 @@ from pathlib import Path
 from harness.reconcile import (
     CAPTURE,
     ORDER,
+    TOP_UP,
     Found,
     assemble,
     capture_payment_from_key,
@@ -118,8 +119,14 @@ def test_capture_keys_name_their_payment() -> None:
 
 def test_examples_are_capped_at_twenty() -> None:
     rows = [row(ORDER, 201, created_id=f"o{i}") for i in range(30)]
-    ack = assemble(rows, Found(), ran_at=1.0)["acknowledged"]
+    ack = assemble(rows, Found(existing={"orders": set()}), ran_at=1.0)["acknowledged"]
     assert (ack["checked"], ack["missing"], len(ack["examples"])) == (30, 30, 20)
+
+
+def test_a_kind_the_look_up_could_not_read_back_is_reported_not_lost() -> None:
+    rows = [row(ORDER, 201, created_id="o1"), row(TOP_UP, 201, created_id="t1")]
+    ack = assemble(rows, Found(existing={"orders": {"o1"}}), ran_at=1.0)["acknowledged"]
+    assert (ack["checked"], ack["missing"], ack["not_checked"]) == (1, 0, {"top_ups": 1})
 
 
 def test_only_writes_are_read_from_requests_csv(tmp_path: Path) -> None:

@@ -1,0 +1,149 @@
+"""The reconciliation's look-ups over HTTP, for a target whose schema the harness does not know.
+
+`harness/reconcile.py` asks the database; a backend loadgate did not ship with has its own tables,
+so there the same questions go to its API (../shared/API.md), as an admin:
+
+- every acknowledged order is fetched (`GET /api/orders/{id}`): 200 is found, 404 is lost;
+- the answer names the order's payment (`payment.id`, `payment.lifecycle`) and its assignments
+  (`shippingAssignments[].id`), so acknowledged payments, captures (lifecycle `CAPTURED`) and
+  assignments are found through the orders that hold them;
+- an order key's effects are the distinct order ids its attempts were answered with; what an
+  unanswered attempt did cannot be seen over HTTP, so an indeterminate write stays `unknown`
+  (reported, never counted as a violation), as do top-ups, which no route lists.
+
+Any other answer than 200 or 404 (after retries) stops the look-up: a reconciliation that cannot
+tell is a run error, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from harness.errors import RunFailed
+from harness.reconcile import ORDER, Found, Needs, is_acknowledged
+from harness.stack import Stack
+
+TIMEOUT_S = 10.0
+ATTEMPTS = 3
+PARALLEL = 4
+# Kinds an order's answer reveals; top-ups have no route to read them back.
+THROUGH_ORDERS = ("orders", "payments", "captures", "assignments")
+
+
+def admin_token(client: httpx.Client, fixtures_path: Path) -> str:
+    """A bearer token of the fixtures' first admin: its own, or a fresh login with its password."""
+    users = json.loads(fixtures_path.read_text()).get("users") or []
+    admins = [u for u in users if isinstance(u, dict) and u.get("role") == "ADMIN"]
+    if not admins:
+        raise RunFailed(f"{fixtures_path}: no ADMIN user to read orders back with")
+    admin = admins[0]
+    login = {"email": admin.get("email"), "password": admin.get("password")}
+    answer = client.post("/api/auth/login", json=login)
+    if answer.status_code == 200:
+        return str(answer.json().get("accessToken") or "")
+    if admin.get("token"):
+        return str(admin["token"])
+    raise RunFailed(f"admin login for the reconciliation answered {answer.status_code}: {answer.text[:200]}")
+
+
+def _order(client: httpx.Client, order_id: str) -> dict[str, Any] | None:
+    """The order's body, None when the target says 404; RunFailed when it cannot tell."""
+    last = ""
+    for attempt in range(ATTEMPTS):
+        try:
+            answer = client.get(f"/api/orders/{order_id}")
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if answer.status_code == 200:
+                body = answer.json()
+                return body if isinstance(body, dict) else {}
+            if answer.status_code == 404:
+                return None
+            last = f"{answer.status_code} {answer.text[:200]}"
+        time.sleep(0.25 * (attempt + 1))
+    raise RunFailed(f"GET /api/orders/{order_id} could not tell whether it exists: {last}")
+
+
+def found_in_orders(orders: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
+    """The ids each order body shows: itself, its payment (and capture), its assignments."""
+    existing: dict[str, set[str]] = {kind: set() for kind in THROUGH_ORDERS}
+    for order in orders:
+        if order.get("id"):
+            existing["orders"].add(str(order["id"]))
+        payment = order.get("payment")
+        if isinstance(payment, dict) and payment.get("id"):
+            existing["payments"].add(str(payment["id"]))
+            if payment.get("lifecycle") == "CAPTURED":
+                existing["captures"].add(str(payment["id"]))
+        for assignment in order.get("shippingAssignments") or []:
+            if isinstance(assignment, dict) and assignment.get("id"):
+                existing["assignments"].add(str(assignment["id"]))
+    return existing
+
+
+def order_key_effects(rows: Iterable[dict[str, str]], keys: set[str]) -> dict[str, list[str]]:
+    """Per order key whose every attempt was answered: the distinct order ids it was answered with."""
+    answered: dict[str, set[str]] = {}
+    unanswered: set[str] = set()
+    for row in rows:
+        key = row.get("idempotency_key") or ""
+        if key not in keys or row.get("name") != ORDER:
+            continue
+        if is_acknowledged(row):
+            answered.setdefault(key, set()).add(row["created_id"])
+        elif not row.get("status", "").startswith("4"):
+            unanswered.add(key)
+    return {key: sorted(ids) for key, ids in answered.items() if key not in unanswered}
+
+
+def fetch_http(
+    base_url: str, fixtures_path: Path, need: Needs, rows: list[dict[str, str]], *, verify: bool | str = True
+) -> Found:
+    """Answer `need` through the target's API (see the module docstring)."""
+    found = Found()
+    order_ids = sorted(need.ids.get("orders", set()))
+    with httpx.Client(base_url=base_url, timeout=TIMEOUT_S, verify=verify) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token(client, fixtures_path)}"
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            bodies = [b for b in pool.map(lambda i: _order(client, i), order_ids) if b is not None]
+    shown = found_in_orders(bodies)
+    for kind in need.ids:
+        if kind in THROUGH_ORDERS:
+            found.existing[kind] = shown[kind]
+    found.effects_by_key = order_key_effects(rows, need.order_keys)
+    return found
+
+
+def uncheckable(need: Needs) -> dict[str, int]:
+    """Acknowledged writes per kind that no route can read back (reported beside the document)."""
+    return {kind: len(ids) for kind, ids in need.ids.items() if kind not in THROUGH_ORDERS and ids}
+
+
+def reconcile_stack(run_dir: Path, stack: Stack, *, verify: bool | str = True) -> dict[str, Any]:
+    """`reconcile.json` from the strongest source: the database when its schema is the reference
+    service's (the harness runs that service, or a target's database answers the look-ups), else
+    the target's API."""
+    from harness.reconcile import fetch, reconcile
+
+    url = stack.database_url
+    if url is not None:
+        try:
+            return reconcile(run_dir, lambda need, rows: fetch(url, need), source="database")
+        except psycopg.ProgrammingError:  # another schema: no such table, column or operator
+            if stack.service is not None:
+                raise
+    fixtures = stack.fixtures_path
+    return reconcile(
+        run_dir,
+        lambda need, rows: fetch_http(stack.base_url, fixtures, need, rows, verify=verify),
+        source="http",
+    )
