@@ -44,7 +44,8 @@ def test_http_reconciliation_finds_what_the_database_finds(
     buyer, seller, admin = stack.claim("BUYER"), stack.any("SELLER"), stack.any("ADMIN")
     with stack.client() as c:
         order = confirmed_order(c, buyer, seller)
-        payment = c.post("/api/payments", json={"orderId": order["id"], "method": "WALLET"}, headers=auth(buyer))
+        pay = {"orderId": order["id"], "method": "WALLET"}
+        payment = c.post("/api/payments", json=pay, headers=auth(buyer))
         assert payment.status_code == 201, payment.text
         captured = c.post(f"/api/payments/{payment.json()['id']}/capture", headers=auth(buyer))
         assert captured.status_code == 200, captured.text
