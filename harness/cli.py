@@ -278,6 +278,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A process started from a background job or a CI runner inherits SIGINT ignored, and Python
+    # then never raises KeyboardInterrupt: Ctrl-C (or `kill -INT`) must stop a run whatever the parent did.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "run":
             return _cmd_run(args)

@@ -74,8 +74,14 @@ class HarnessProcess:
 def harness(tmp_path: Path) -> Iterator[Any]:
     started: list[HarnessProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, runs_dir: bool = True) -> HarnessProcess:
-        """`harness ARGS` (with `--runs-dir` in the test's folder unless `runs_dir` is False)."""
+    def start(
+        *args: str, env: dict[str, str] | None = None, runs_dir: bool = True, sigint_ignored: bool = False
+    ) -> HarnessProcess:
+        """`harness ARGS` (with `--runs-dir` in the test's folder unless `runs_dir` is False).
+
+        `sigint_ignored` starts it the way a background job or a CI runner does: SIGINT inherited as
+        ignored, which Python keeps unless the program installs its own handler.
+        """
         runs = tmp_path / "runs"
         cmd = [sys.executable, "-m", "harness.cli", *args, *(("--runs-dir", str(runs)) if runs_dir else ())]
         proc = subprocess.Popen(
@@ -86,6 +92,7 @@ def harness(tmp_path: Path) -> Iterator[Any]:
             text=True,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
         )
         hp = HarnessProcess(proc, runs)
         started.append(hp)

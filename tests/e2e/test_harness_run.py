@@ -82,7 +82,7 @@ def test_ctrl_c_half_way_keeps_the_evidence_marks_it_incomplete_and_leaves_no_pr
     harness: Any, tmp_path: Path
 ) -> None:
     scenario = scenario_file(tmp_path, TINY_LOAD.replace("speedup = 600", "speedup = 60"))
-    run = harness("run", str(scenario))
+    run = harness("run", str(scenario), sigint_ignored=True)  # as from a background job or CI runner
 
     def has_samples() -> bool:
         run_dir = run.run_dir()
