@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from reports.synthetic import SyntheticRun, healthy_load
 T = 1_767_226_000.0
 
 
-def _judge(run: SyntheticRun, path: Path) -> tuple[int, dict[str, dict[str, object]]]:
+def _judge(run: SyntheticRun, path: Path) -> tuple[int, dict[str, dict[str, Any]]]:
     code = generate(run.write(path), out=io.StringIO())
     summary = json.loads((path / "summary.json").read_text())
     return code, {c["name"]: c for c in summary["checks"]}
@@ -124,8 +125,11 @@ def test_a_wait_that_never_acquired_ends_at_the_backends_error(tmp_path: Path) -
     ev = load_evidence(run.write(tmp_path / "run"))
     assert ev.pg_log is not None
     waits = pge.log_lock_waits(ev.pg_log).set_index("pid")
-    assert waits.loc[9, "outcome"] == "55P03" and abs(float(waits.loc[9, "duration_ms"]) - 60.0) < 0.5
-    assert waits.loc[10, "outcome"] == "deadlock" and abs(float(waits.loc[10, "duration_ms"]) - 10.136) < 0.01
+    assert waits.loc[9, "outcome"] == "55P03" and abs(float(str(waits.at[9, "duration_ms"])) - 60.0) < 0.5
+    assert (
+        waits.loc[10, "outcome"] == "deadlock"
+        and abs(float(str(waits.at[10, "duration_ms"])) - 10.136) < 0.01
+    )
     assert len(pge.log_errors(ev.pg_log, pge.DEADLOCK)) == 1
 
 
