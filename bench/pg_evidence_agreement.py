@@ -1,4 +1,4 @@
-"""Do PostgreSQL's log, PostgreSQL sampling and the reference service's log agree on lock waits and slow statements?
+"""Do PostgreSQL's log, its sampling and the service's log agree on lock waits and slow statements?
 
 Reproduce (about 1 minute on 2 cores):
     PYTHONPATH=$PWD python -m bench.pg_evidence_agreement                 # runs wallet_race, then compares
