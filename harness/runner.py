@@ -24,6 +24,7 @@ from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.health_sampler import HealthSampler
 from harness.locust_runner import LocustProcesses
 from harness.log_tail import LogTail
+from harness.pg_evidence import PgEvidence
 from harness.pool_sampler import PoolSampler
 from harness.probes import run_probes
 from harness.progress import Progress
@@ -189,6 +190,7 @@ def run_plan(
     health: HealthSampler | None = None
     cpu: CpuSampler | None = None
     tail: LogTail | None = None
+    pg: PgEvidence | None = None
     locust: LocustProcesses | None = None
     scheduler: FaultScheduler | None = None
     status, errors = "failed", []
@@ -215,6 +217,8 @@ def run_plan(
             tail = LogTail(options.service_log, run_dir / "service.jsonl")
             tail.start()
             record.update(service_log=str(options.service_log))
+        pg = PgEvidence(run_dir, stack.database_url, stack.backend, note=record.add_error)
+        pg.start()
         sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
         sampler.start()
         health = HealthSampler(stack.base_url, run_dir / "health.csv")
@@ -276,7 +280,7 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, scheduler, locust, (sampler, health, cpu, tail), stack, run_dir, status)
+        _shutdown(record, scheduler, locust, (sampler, health, cpu, tail, pg), stack, run_dir, status)
     return Outcome(run_dir, status, errors)
 
 
@@ -284,7 +288,9 @@ def _shutdown(
     record: RunRecord,
     scheduler: FaultScheduler | None,
     locust: LocustProcesses | None,
-    samplers: tuple[PoolSampler | None, HealthSampler | None, CpuSampler | None, LogTail | None],
+    samplers: tuple[
+        PoolSampler | None, HealthSampler | None, CpuSampler | None, LogTail | None, PgEvidence | None
+    ],
     stack: Stack | None,
     run_dir: Path,
     status: str,
@@ -311,7 +317,9 @@ def _shutdown(
                 record.add_error(f"fault: {error}")
         if locust is not None:
             attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-        for what, sampler in zip(("pool", "health", "CPU", "service-log"), samplers, strict=True):
+        for what, sampler in zip(
+            ("pool", "health", "CPU", "service-log", "PostgreSQL"), samplers, strict=True
+        ):
             if sampler is not None:
                 attempt(f"stopping the {what} sampler", sampler.stop)
         if stack is not None:

@@ -11,6 +11,9 @@ Rules:
   string columns become categoricals, which makes the per-name group-bys cheap.
 - `service.jsonl` holds one `http_request_completed` line per request; those lines are skipped by
   a byte test before JSON parsing, since the report uses requests.csv for request latency.
+- PostgreSQL's own evidence (docs/pg-evidence.md): `postgres.jsonl` (its log, on a server the
+  harness owns), `pg_activity.csv`, `pg_stat.csv`, `pg_sampler.json`, `pg_statements.json` (the
+  sampler, with a URL only); reports/pg_evidence.py derives events from them.
 - `health.csv` and `reconcile.json` are a chaos run's evidence (reports/chaos.py); an unreadable
   `reconcile.json`, like `probes.json`, is no evidence with a note, never a pass.
 """
@@ -85,6 +88,11 @@ class Evidence:
     scenario_thresholds: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cpu: pd.DataFrame | None = None
+    pg_log: pd.DataFrame | None = None
+    pg_activity: pd.DataFrame | None = None
+    pg_stat: pd.DataFrame | None = None
+    pg_sampler: dict[str, Any] | None = None
+    pg_statements: dict[str, Any] | None = None
 
     @property
     def kind(self) -> str:
@@ -305,6 +313,67 @@ def load_cpu(path: Path, notes: list[str]) -> pd.DataFrame:
     return df
 
 
+PG_LOG_COLUMNS = ("ts", "pid", "severity", "state_code", "message", "statement")
+
+
+def pg_log_time(value: Any) -> float | None:
+    """Epoch seconds of a jsonlog `timestamp` ("2026-12-01 06:19:47.648 UTC"); None if unreadable."""
+    text = str(value or "")
+    for zone in (" UTC", " GMT"):
+        if text.endswith(zone):
+            text = text[: -len(zone)] + "+00:00"
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp.timestamp() if stamp.tzinfo is not None else None
+
+
+def load_pg_log(path: Path, notes: list[str]) -> pd.DataFrame:
+    """postgres.jsonl (PostgreSQL's jsonlog lines of the run's database) -> PG_LOG_COLUMNS, by time."""
+    data: dict[str, list[Any]] = {k: [] for k in PG_LOG_COLUMNS}
+    unreadable = 0
+    for r in _read_jsonl(path, notes):
+        ts = pg_log_time(r.get("timestamp"))
+        if ts is None:
+            unreadable += 1
+            continue
+        data["ts"].append(ts)
+        data["pid"].append(int(r.get("pid") or 0))
+        data["severity"].append(str(r.get("error_severity") or ""))
+        data["state_code"].append(str(r.get("state_code") or ""))
+        data["message"].append(str(r.get("message") or ""))
+        data["statement"].append(str(r.get("statement") or ""))
+    if unreadable:
+        notes.append(f"{path.name}: {unreadable} lines without a UTC timestamp were skipped")
+    df = pd.DataFrame(data)
+    df["ts"] = df["ts"].astype("float64")
+    return df.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def load_pg_csv(path: Path, notes: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """pg_activity.csv / pg_stat.csv -> a DataFrame with `numeric` columns as floats."""
+    try:
+        df = pd.read_csv(_complete_part(path, notes), dtype="string", keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame({c: [] for c in numeric})
+    for col in numeric:
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else math.nan
+    return df
+
+
+_PG_ACTIVITY_NUMERIC = ("ts", "pid", "query_start", "waitstart")
+_PG_STAT_NUMERIC = (
+    "ts",
+    "xact_commit",
+    "xact_rollback",
+    "deadlocks",
+    "conflicts",
+    "temp_files",
+    "numbackends",
+)
+
+
 def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
     if plan and isinstance(plan.get("thresholds"), list):
         return [t for t in plan["thresholds"] if isinstance(t, dict)]
@@ -358,4 +427,11 @@ def load_evidence(run_dir: Path) -> Evidence:
         scenario_thresholds=_scenario_thresholds(run_dir, plan),
         notes=notes,
         cpu=load_cpu(cpu, notes) if (cpu := opt("cpu.csv")) else None,
+        pg_log=load_pg_log(pg_log, notes) if (pg_log := opt("postgres.jsonl")) else None,
+        pg_activity=load_pg_csv(act, notes, _PG_ACTIVITY_NUMERIC)
+        if (act := opt("pg_activity.csv"))
+        else None,
+        pg_stat=load_pg_csv(stat, notes, _PG_STAT_NUMERIC) if (stat := opt("pg_stat.csv")) else None,
+        pg_sampler=_optional_json(opt("pg_sampler.json"), notes),
+        pg_statements=_optional_json(opt("pg_statements.json"), notes),
     )

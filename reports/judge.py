@@ -62,6 +62,7 @@ class Check:
     required: bool = True
     detail: str = ""
     examples: list[dict[str, Any]] = field(default_factory=list)
+    source: str = ""  # which evidence the value came from (reports/pg_evidence.py), when there is a choice
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -168,6 +169,7 @@ def judge_one(th: Threshold, ts: ThresholdSet, m: Measurement) -> Check:
         seed=th.seed,
         required=th.required,
         examples=m.examples,
+        source=m.source,
     )
     if m.missing is not None:
         return Check(**base, measured=None, n=0, ci=None, status=Status.NO_DATA, detail=m.missing)  # type: ignore[arg-type]

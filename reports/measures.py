@@ -18,6 +18,12 @@ Decisions written down here because they change verdicts:
 - Slow queries per minute are counted in tumbling 60 s buckets of the run's (effective) clock;
   the check judges the worst minute (`max`). Both `slow_query_detected` (seed 001) and
   `slow_query` (seed 000) are read.
+- Lock waits and slow statements come from the strongest source present: PostgreSQL's log
+  (postgres.jsonl) > PostgreSQL sampling (pg_activity.csv) > the service's log (service.jsonl);
+  each measurement names its `source`. With PostgreSQL's evidence the lock-wait percentile is
+  over the writes in scope, one transaction each, a write with no visible wait counting as 0 ms
+  (below the source's resolution): `p(99) < 50` means fewer than 1 % of writes waited 50 ms or
+  more. With the service log it is over the waits that log names, one sample each.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from reports import chaos
+from reports import pg_evidence as pge
 from reports.evidence import Evidence
 from reports.scope import matching_names, request_mask, time_mask
 from reports.thresholds import Threshold, ThresholdSet
@@ -58,6 +65,7 @@ class Measurement:
     missing: str | None = None
     detail: str = ""
     examples: list[dict[str, Any]] = field(default_factory=list)
+    source: str = ""  # the evidence the value came from, when a metric has alternatives
 
 
 Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
@@ -133,10 +141,24 @@ def _svc(ev: Evidence, th: Threshold, ts: ThresholdSet, events: tuple[str, ...])
     if "duration" in df.columns:
         lasted = pd.to_numeric(df["duration"], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
         began = logged - np.nan_to_num(lasted, nan=0.0) / 1000.0
+    return df[_lasting_in_scope(ev, th, ts, began, logged)]
+
+
+def _lasting_in_scope(
+    ev: Evidence, th: Threshold, ts: ThresholdSet, began: FloatArray, ended: FloatArray
+) -> npt.NDArray[np.bool_]:
+    """Events placed where they began; in the default scope they must also end outside excluded phases."""
     keep = time_mask(ev, began, th.phase, ts.exclude_phases)
     if th.phase is None:
-        keep &= time_mask(ev, logged, None, ts.exclude_phases)
-    return df[keep]
+        keep &= time_mask(ev, ended, None, ts.exclude_phases)
+    return keep
+
+
+def _pg_events(ev: Evidence, th: Threshold, ts: ThresholdSet, events: pd.DataFrame) -> pd.DataFrame:
+    """PostgreSQL events (reports/pg_evidence.py) inside the threshold's phase scope."""
+    began = events["began"].to_numpy(dtype=np.float64)
+    ended = events["ended"].to_numpy(dtype=np.float64)
+    return events[_lasting_in_scope(ev, th, ts, began, ended)]
 
 
 def _time_scoped_requests(
@@ -188,11 +210,76 @@ def _update_conflicts(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Mea
     ]
 
 
+NO_LOCK_EVIDENCE = (
+    "no lock-wait evidence: no postgres.jsonl (PostgreSQL's log, on a server the harness runs), "
+    "no pg_activity.csv (give --database-url), no service.jsonl (--service-log)"
+)
+NO_SLOW_EVIDENCE = NO_LOCK_EVIDENCE.replace("lock-wait", "slow-statement")
+
+
+def _writes_in_scope(ev: Evidence, th: Threshold, ts: ThresholdSet) -> int | None:
+    if ev.requests is None:
+        return None
+    rows = _time_scoped_requests(ev, th, ts)
+    return int(rows["name"].astype(str).str.startswith(WRITE_METHODS).sum())
+
+
 def _lock_wait(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
-    if ev.service is None:
-        return [Measurement(missing=NO_SERVICE_LOG)]
-    rows = _svc(ev, th, ts, ("lock_wait",))
-    return [Measurement(values=rows["duration"].dropna().to_numpy(dtype=np.float64))]
+    """Lock waits from the strongest source (reports/pg_evidence.py); the population is stated below.
+
+    PostgreSQL's evidence shows only waits above a resolution (the log: deadlock_timeout, 10 ms;
+    sampling: one interval). There the population is the writes in scope, each one transaction:
+    a write with no visible wait counts as 0 ms (below the resolution), so `p(99) < 50` means
+    fewer than 1 % of writes waited 50 ms or more. The service log keeps its own population: one
+    sample per `lock_wait` event it logged.
+    """
+    src = pge.lock_wait_source(ev)
+    if src is None:
+        return [Measurement(missing=NO_LOCK_EVIDENCE)]
+    if src.key == pge.SERVICE_LOG:
+        rows = _svc(ev, th, ts, ("lock_wait",))
+        values = rows["duration"].dropna().to_numpy(dtype=np.float64)
+        return [
+            Measurement(
+                values=values,
+                source=src.label,
+                detail=f"{src.label}: {values.size:,} logged waits, one sample each",
+            )
+        ]
+    if src.key == pge.POSTGRES_LOG:
+        assert ev.pg_log is not None
+        waits = _pg_events(ev, th, ts, pge.log_lock_waits(ev.pg_log))
+    else:
+        assert ev.pg_activity is not None
+        waits = _pg_events(ev, th, ts, pge.sampled_lock_waits(ev.pg_activity))
+    durations = waits["duration_ms"].to_numpy(dtype=np.float64)
+    writes = _writes_in_scope(ev, th, ts)
+    visible = int((durations >= src.resolution_ms).sum())
+    slowest = waits.sort_values("duration_ms", ascending=False).head(5)
+    examples = [
+        {"duration_ms": round(float(d), 1), "outcome": o, "statement": st}
+        for d, o, st in slowest[["duration_ms", "outcome", "statement"]].itertuples(index=False)
+    ]
+    if writes is None:
+        return [
+            Measurement(
+                values=durations,
+                source=src.label,
+                examples=examples,
+                detail=f"{src.label}: {visible:,} waits >= {src.resolution_ms:g} ms; no requests.csv, "
+                "so the population is the waits alone",
+            )
+        ]
+    below = max(0, writes - durations.size)
+    return [
+        Measurement(
+            values=np.concatenate([durations, np.zeros(below)]),
+            source=src.label,
+            examples=examples,
+            detail=f"{src.label}: {visible:,} waits >= {src.resolution_ms:g} ms among {writes:,} writes "
+            f"(each write one transaction; a write with no visible wait counts as 0 ms)",
+        )
+    ]
 
 
 def _pool_rows(ev: Evidence, th: Threshold, ts: ThresholdSet) -> Any:
@@ -228,14 +315,35 @@ def _pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Meas
     ]
 
 
+def _slow_statements(
+    ev: Evidence, th: Threshold, ts: ThresholdSet
+) -> tuple[pge.Source, FloatArray, FloatArray] | None:
+    """(source, durations ms, end times) of slow statements in scope, from the strongest source."""
+    src = pge.slow_statement_source(ev)
+    if src is None:
+        return None
+    if src.key == pge.SERVICE_LOG:
+        slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
+        durations = pd.to_numeric(slow["duration"], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
+        return src, durations, slow["ts"].to_numpy(dtype=np.float64)
+    if src.key == pge.POSTGRES_LOG:
+        assert ev.pg_log is not None
+        events = _pg_events(ev, th, ts, pge.log_slow_statements(ev.pg_log))
+    else:
+        assert ev.pg_activity is not None
+        events = _pg_events(ev, th, ts, pge.sampled_statements(ev.pg_activity))
+    return src, events["duration_ms"].to_numpy(dtype=np.float64), events["ended"].to_numpy(dtype=np.float64)
+
+
 def _slow_per_minute(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
-    if ev.service is None:
-        return [Measurement(missing=NO_SERVICE_LOG)]
+    found = _slow_statements(ev, th, ts)
+    if found is None:
+        return [Measurement(missing=NO_SLOW_EVIDENCE)]
+    src, durations, ended = found
     span = ev.span
-    slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
-    slow_t = slow.loc[slow["duration"] > 500, "ts"].to_numpy(dtype=np.float64)
+    slow_t = ended[durations > 500]
     if span is None:
-        return [Measurement(values=np.zeros(0))]
+        return [Measurement(values=np.zeros(0), source=src.label)]
     start = min(span[0], float(slow_t.min())) if slow_t.size else span[0]
     end = max(span[1], float(slow_t.max())) if slow_t.size else span[1]
     buckets = max(1, math.ceil((end - start) / 60.0))
@@ -244,19 +352,94 @@ def _slow_per_minute(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Meas
     keep = time_mask(ev, mids, th.phase, ts.exclude_phases)
     return [
         Measurement(
-            values=counts[keep].astype(np.float64), detail=f"{int(slow_t.size)} slow queries > 500 ms"
+            values=counts[keep].astype(np.float64),
+            source=src.label,
+            detail=f"{src.label}: {int(slow_t.size)} slow queries > 500 ms",
         )
     ]
 
 
 def _slow_ratio(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
-    if ev.service is None:
-        return [Measurement(missing=NO_SERVICE_LOG)]
     if (none := _no_requests(ev)) is not None:
         return none
-    slow = _svc(ev, th, ts, SLOW_QUERY_EVENTS)
-    num = int((slow["duration"] > 100).sum())
-    return [Measurement(numerator=num, denominator=len(_time_scoped_requests(ev, th, ts)))]
+    found = _slow_statements(ev, th, ts)
+    if found is None:
+        return [Measurement(missing=NO_SLOW_EVIDENCE)]
+    src, durations, _ = found
+    num = int((durations > 100).sum())
+    requests = len(_time_scoped_requests(ev, th, ts))
+    return [
+        Measurement(
+            numerator=num,
+            denominator=requests,
+            source=src.label,
+            detail=f"{src.label}: {num:,} statements > 100 ms among {requests:,} requests",
+        )
+    ]
+
+
+def _db_errors(state_code: str, what: str) -> Measure:
+    """ERRORs with `state_code` in PostgreSQL's log; deadlocks also from pg_stat_database's counter."""
+
+    def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+        writes = _writes_in_scope(ev, th, ts) or 0
+        if ev.pg_log is not None:
+            events = _pg_events(ev, th, ts, pge.log_errors(ev.pg_log, state_code))
+            label = f"PostgreSQL log (SQLSTATE {state_code})"
+            examples = [
+                {"pid": int(p), "statement": st}
+                for p, st in events[["pid", "statement"]].head(5).itertuples(index=False)
+            ]
+            return [
+                Measurement(
+                    count=len(events),
+                    population=writes,
+                    numerator=len(events),
+                    denominator=writes,
+                    source=label,
+                    examples=examples,
+                    detail=f"{label}: {len(events)} {what} among {writes:,} writes",
+                )
+            ]
+        if state_code == pge.DEADLOCK and ev.pg_stat is not None:
+            return [_stat_count(ev, th, ts, "deadlocks", what, writes)]
+        return [
+            Measurement(
+                missing=f"no postgres.jsonl: {what} are seen in PostgreSQL's log (a server the harness runs)"
+                + ("" if state_code != pge.DEADLOCK else " or pg_stat.csv (--database-url)")
+            )
+        ]
+
+    return measure
+
+
+def _stat_count(
+    ev: Evidence, th: Threshold, ts: ThresholdSet, column: str, what: str, population: int
+) -> Measurement:
+    assert ev.pg_stat is not None
+    keep = time_mask(
+        ev, ev.pg_stat["ts"].to_numpy(dtype=np.float64, na_value=np.nan), th.phase, ts.exclude_phases
+    )
+    count = pge.stat_delta(ev.pg_stat, column, keep)
+    label = f"pg_stat_database.{column} (sampled every second)"
+    return Measurement(count=count, population=population, source=label, detail=f"{label}: {count} {what}")
+
+
+def _db_rollbacks(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+    if ev.pg_stat is None:
+        return [
+            Measurement(missing="no pg_stat.csv: rollbacks are counted by pg_stat_database (--database-url)")
+        ]
+    assert ev.pg_stat is not None
+    keep = time_mask(
+        ev, ev.pg_stat["ts"].to_numpy(dtype=np.float64, na_value=np.nan), th.phase, ts.exclude_phases
+    )
+    commits = pge.stat_delta(ev.pg_stat, "xact_commit", keep)
+    m = _stat_count(ev, th, ts, "xact_rollback", "rollbacks", 0)
+    m.population = m.denominator = commits + int(m.count)
+    m.numerator = int(m.count)
+    m.detail += f" among {m.population:,} transactions"
+    return [m]
 
 
 def _health(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
@@ -474,6 +657,9 @@ MEASURES: dict[str, Measure] = {
     "pool_exhaustion": _pool_exhaustion,
     "slow_queries_500_per_min": _slow_per_minute,
     "slow_query_ratio_100": _slow_ratio,
+    "db_deadlocks": _db_errors(pge.DEADLOCK, "deadlocks"),
+    "db_serialization_failures": _db_errors(pge.SERIALIZATION, "serialization failures"),
+    "db_rollbacks": _db_rollbacks,
     "health_latency": _health,
     "acknowledged_writes_lost": _reconcile("acknowledged", "missing", "checked"),
     "indeterminate_applied_twice": _reconcile("indeterminate", "more_than_once", "total"),

@@ -20,6 +20,8 @@ def _suite(j: Judgement, name: str) -> ET.Element:
         counts["tests"] += 1
         case = ET.SubElement(suite, "testcase", classname=f"loadgate.{name}", name=f"{c.name} ({c.severity})")
         text = f"{c.metric} {c.expression}: measured {measured(c)} {ci(c)} on n={c.n}; {c.detail}".strip()
+        if c.source:
+            text += f" [evidence: {c.source}]"
         if c.status == Status.FAIL and c.severity == "critical":
             counts["failures"] += 1
             ET.SubElement(case, "failure", message=text, type="threshold").text = f"seed: {c.seed}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reports.catalog import METRICS
 from reports.formatting import STATUS_LABEL, ci, measured, num, seconds, sort_checks
 from reports.judge import Judgement
 
@@ -119,9 +120,9 @@ def markdown(j: Judgement, summary: dict[str, Any]) -> str:
         out += ["", *(f"- {r}" for r in j.reasons)]
     out += ["", "## Checks", ""]
     out += _md_table(
-        ["check", "severity", "measured [95% CI]", "limit", "n", "status", "seed"],
+        ["check", "severity", "measured [95% CI]", "limit", "n", "status", "evidence", "seed"],
         [
-            [r[0], c.severity, r[1], r[2], r[3], r[4], c.seed]
+            [r[0], c.severity, r[1], r[2], r[3], r[4], c.source or METRICS[c.metric].evidence, c.seed]
             for r, c in zip(_rows(j), sort_checks(j.checks), strict=True)
         ],
     )

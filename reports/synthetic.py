@@ -69,6 +69,9 @@ class SyntheticRun:
     write_requests: bool = True
     health_rows: list[tuple[float, str, int, float]] | None = None
     reconcile: dict[str, Any] | None = None
+    pg_log: list[dict[str, Any]] | None = None  # postgres.jsonl lines (PostgreSQL's jsonlog)
+    pg_stat_rows: list[list[float]] | None = None  # pg_stat.csv
+    pg_activity_rows: list[list[Any]] | None = None  # pg_activity.csv
 
     @property
     def end(self) -> float:
@@ -120,6 +123,76 @@ class SyntheticRun:
         assert self.events is not None
         ts = t if t is not None else (self.window("steady")[0] + self.window("steady")[1]) / 2
         self.events.append({"timestamp": iso(ts), "level": "info", "event": event, **fields})
+
+    def add_pg_log(
+        self,
+        message: str,
+        t: float,
+        *,
+        pid: int = 4242,
+        severity: str = "LOG",
+        state_code: str = "",
+        statement: str = "",
+    ) -> None:
+        """One postgres.jsonl line, as PostgreSQL's jsonlog writes it (log_timezone UTC)."""
+        if self.pg_log is None:
+            self.pg_log = []
+        stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+        line: dict[str, Any] = {
+            "timestamp": stamp,
+            "user": "postgres",
+            "dbname": "loadgate_synthetic",
+            "pid": pid,
+            "error_severity": severity,
+            "message": message,
+        }
+        if state_code:
+            line["state_code"] = state_code
+        if statement:
+            line["statement"] = statement
+        self.pg_log.append(line)
+
+    def add_pg_lock_wait(self, ms: float, t: float | None = None, *, pid: int = 4242) -> None:
+        """A lock wait of `ms` ending at `t`: log_lock_waits' "still waiting" (at 10 ms) and "acquired"."""
+        end = t if t is not None else sum(self.window("steady")) / 2
+        began = end - ms / 1000.0
+        stmt = "UPDATE wallets SET balance = balance - $1 WHERE id = $2"
+        self.add_pg_log(
+            f"process {pid} still waiting for ShareLock on transaction 7 after 10.012 ms",
+            began + 0.010,
+            pid=pid,
+            statement=stmt,
+        )
+        self.add_pg_log(
+            f"process {pid} acquired ShareLock on transaction 7 after {ms:.3f} ms",
+            end,
+            pid=pid,
+            statement=stmt,
+        )
+
+    def add_pg_slow(self, ms: float, t: float | None = None, *, pid: int = 4343) -> None:
+        """A `duration: N ms` line (log_min_duration_statement) ending at `t`."""
+        end = t if t is not None else sum(self.window("steady")) / 2
+        self.add_pg_log(f"duration: {ms:.3f} ms  execute <unnamed>: SELECT 1", end, pid=pid)
+
+    def set_pg_stat(self, *, commits_per_s: float = 20.0, rollbacks: int = 0, deadlocks: int = 0) -> None:
+        """pg_stat.csv every 5 s over the run; `rollbacks`/`deadlocks` spread evenly over steady."""
+        times = np.arange(self.t0, self.end + 5.0, 5.0)
+        steady = self.window("steady")
+        frac = np.clip((times - steady[0]) / (steady[1] - steady[0]), 0.0, 1.0)
+        self.pg_stat_rows = [
+            [
+                float(t),
+                float(np.floor(commits_per_s * (t - self.t0))),
+                float(np.floor(rollbacks * f)),
+                float(np.floor(deadlocks * f)),
+                0.0,
+                0.0,
+                0.0,
+                5.0,
+            ]
+            for t, f in zip(times, frac, strict=True)
+        ]
 
     def add_pool(
         self,
@@ -257,6 +330,25 @@ class SyntheticRun:
             )
         if self.reconcile is not None:
             (path / "reconcile.json").write_text(json.dumps(self.reconcile))
+        if self.pg_log is not None:
+            lines = sorted(self.pg_log, key=lambda r: str(r["timestamp"]))
+            (path / "postgres.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+        if self.pg_stat_rows is not None:
+            (path / "pg_stat.csv").write_text(
+                "ts,xact_commit,xact_rollback,deadlocks,conflicts,temp_files,temp_bytes,numbackends\n"
+                + "".join(
+                    ",".join(f"{v:.3f}" if i == 0 else f"{v:.0f}" for i, v in enumerate(r)) + "\n"
+                    for r in self.pg_stat_rows
+                )
+            )
+        if self.pg_activity_rows is not None:
+            (path / "pg_activity.csv").write_text(
+                "ts,pid,state,wait_event_type,wait_event,query_start,waitstart,locktype,mode,query\n"
+                + "".join(
+                    ",".join("" if v is None else str(v) for v in r) + "\n" for r in self.pg_activity_rows
+                )
+            )
+            (path / "pg_sampler.json").write_text(json.dumps({"hz": 20.0, "slow_ms": 50.0}))
         if self.probes is not None:
             (path / "probes.json").write_text(json.dumps({"ran_at": iso(self.end), "probes": self.probes}))
         return path
@@ -301,6 +393,10 @@ def healthy_load(seed: int = 1, per_endpoint: int = 200) -> SyntheticRun:
         run.add_event("lock_wait", duration=float(rng.uniform(1, 10)), resource="wallet")
     for _ in range(5):
         run.add_event("slow_query_detected", duration=150.0, threshold=100, operation="orders.find")
+        run.add_pg_slow(150.0)
+    for _ in range(3):  # what PostgreSQL's log sees of the service's waits: only those >= 10 ms
+        run.add_pg_lock_wait(12.0)
+    run.set_pg_stat(rollbacks=3)
     run.add_pool(active=5)
     run.add_pool(active=4, phase="warmup")
     return run
@@ -323,6 +419,9 @@ def healthy_race(seed: int = 1, trials: int = 20) -> SyntheticRun:
         error_code="ASSIGNMENT_TAKEN",
     )
     run.add_pool(active=8)
+    for _ in range(5):
+        run.add_pg_lock_wait(15.0)
+    run.set_pg_stat(rollbacks=trials * 9)
     return run
 
 

@@ -60,3 +60,46 @@ def recreate_database(admin_url: str, name: str) -> None:
 def with_database(url: str, name: str) -> str:
     """`url` with its database name replaced by `name`."""
     return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+# The server settings an owned server (embedded, Docker) starts with, so that PostgreSQL's own log
+# is evidence (docs/pg-evidence.md): lock waits past deadlock_timeout and their end ("acquired ...
+# after N ms"), statements of 100 ms or more, errors with their SQLSTATE, as one JSON object a
+# line in `log/postgresql.json` (the stderr lines go to `log/postgresql.log` beside it). Rotation
+# is off so one file holds the whole life of the server, and a restart appends to it.
+SERVER_LOG_FILE = "postgresql.json"
+SERVER_LOG_SETTINGS: dict[str, str] = {
+    "logging_collector": "on",
+    "log_destination": "stderr,jsonlog",
+    "log_directory": "log",
+    "log_filename": "postgresql.log",
+    "log_rotation_age": "0",
+    "log_rotation_size": "0",
+    "log_timezone": "UTC",  # the report reads the jsonlog's timestamps as UTC
+    "log_lock_waits": "on",
+    "deadlock_timeout": "10ms",
+    "log_min_duration_statement": "100",
+}
+# Settings only some versions know (PostgreSQL 18: NOWAIT failures); set after start when SHOW knows them.
+OPTIONAL_LOG_SETTINGS: dict[str, str] = {"log_lock_failures": "on"}
+
+
+def server_log_args() -> list[str]:
+    """`-c name=value` arguments for SERVER_LOG_SETTINGS."""
+    return [arg for name, value in SERVER_LOG_SETTINGS.items() for arg in ("-c", f"{name}={value}")]
+
+
+def enable_optional_logging(admin_url: str) -> list[str]:
+    """Turn on OPTIONAL_LOG_SETTINGS the server knows (ALTER SYSTEM + reload); return those set."""
+    enabled = []
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        for name, value in OPTIONAL_LOG_SETTINGS.items():
+            try:
+                conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name)))
+            except psycopg.errors.UndefinedObject:
+                continue  # an older server: the evidence it would add is simply absent
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            enabled.append(name)
+        if enabled:
+            conn.execute("SELECT pg_reload_conf()")
+    return enabled

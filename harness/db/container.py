@@ -21,7 +21,14 @@ from typing import Any
 
 import psutil
 
-from harness.db.base import DatabaseError, free_port, server_version, wait_until_accepting
+from harness.db.base import (
+    DatabaseError,
+    enable_optional_logging,
+    free_port,
+    server_log_args,
+    server_version,
+    wait_until_accepting,
+)
 from harness.db.docker_image import ensure_image
 
 LABEL = "loadgate"
@@ -123,7 +130,7 @@ class DockerBackend:
                 image,
                 # The official image's entrypoint passes arguments that start with "-" to postgres;
                 # the local image's entrypoint is postgres itself.
-                command=["-c", "max_connections=200"],
+                command=["-c", "max_connections=200", *server_log_args()],
                 detach=True,
                 name=f"loadgate-pg-{uuid.uuid4().hex[:8]}",
                 environment={"POSTGRES_PASSWORD": "loadgate"},
@@ -133,6 +140,7 @@ class DockerBackend:
         except Exception as exc:
             raise DatabaseError(f"the {image} container did not start: {exc}") from exc
         self.wait_ready("did not accept connections")
+        enable_optional_logging(self.admin_url)
 
     def _pull_if_missing(self, image: str) -> None:
         import docker.errors

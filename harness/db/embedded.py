@@ -23,7 +23,15 @@ from signal import Signals
 
 import psutil
 
-from harness.db.base import DatabaseError, free_port, wait_until_accepting
+from harness.db.base import (
+    SERVER_LOG_FILE,
+    SERVER_LOG_SETTINGS,
+    DatabaseError,
+    enable_optional_logging,
+    free_port,
+    server_log_args,
+    wait_until_accepting,
+)
 from harness.processes import child_setup, spawn
 
 PG_SYSTEM_USER = "loadgate_pg"
@@ -80,6 +88,11 @@ class EmbeddedPostgres:
 
     def url_for(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def jsonlog_path(self) -> Path:
+        """The server's own log as JSON lines (harness/db/base.py SERVER_LOG_SETTINGS)."""
+        return self.data_dir / SERVER_LOG_SETTINGS["log_directory"] / SERVER_LOG_FILE
 
     @property
     def pid(self) -> int | None:
@@ -148,6 +161,7 @@ class EmbeddedPostgres:
             f"fsync={'on' if self.fsync else 'off'}",
             "-c",
             "log_min_messages=warning",
+            *server_log_args(),
         ]
         if not self.fsync:
             args += ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -158,6 +172,7 @@ class EmbeddedPostgres:
         except DatabaseError as exc:
             self.stop()
             raise DatabaseError(f"{exc}\n--- {self.log_path} ---\n{self.log_tail()}") from exc
+        enable_optional_logging(self.url)
 
     def _clear_stale_pidfile(self) -> None:
         pidfile = self.data_dir / "postmaster.pid"
@@ -221,10 +236,14 @@ class EmbeddedPostgres:
         return proc.returncode
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        """The server's last lines: its stderr before the log collector started, then the collector's."""
+        text = []
+        for path in (self.log_path, self.jsonlog_path.with_suffix(".log")):
+            try:
+                text += path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+        return "\n".join(text[-lines:]) if text else "(no log)"
 
     def destroy(self) -> None:
         self.stop()

@@ -217,7 +217,7 @@ def test_a_run_without_faults_is_judged_exactly_as_before(tmp_path: Path) -> Non
     ev = load_evidence(run.write(tmp_path / "run"))
     ts = load_thresholds()
     before = dataclasses.replace(ts, thresholds=[t for t in ts.thresholds if t.name not in CASES])
-    assert len(before.thresholds) == 19  # the non-chaos thresholds
+    assert len(before.thresholds) == 22  # the non-chaos thresholds (19 + the three db_* counts)
     now, then = judge(ev, ts), judge(ev, before)
     assert now.checks == then.checks and now.exit_code == then.exit_code == 0
     assert generate(tmp_path / "run", out=io.StringIO()) == 0

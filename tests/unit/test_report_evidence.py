@@ -227,6 +227,7 @@ def _load_with_a_fault(start_s: float, end_s: float) -> tuple[SyntheticRun, floa
 def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_path: Path) -> None:
     """Logged when it ends, 0.2 s after the fault; placed where it began, as requests are."""
     run, _, end = _load_with_a_fault(300, 330)
+    run.pg_log = None  # the service log's scoping (PostgreSQL's events share it: _lasting_in_scope)
     before = _checks(_gen(run.write(tmp_path / "before"))[1])["lock_wait_p99"]["n"]
     run.add_event("lock_wait", t=end + 0.2, duration=400.0)
     code, summary, _ = _gen(run.write(tmp_path / "a"))
@@ -244,6 +245,7 @@ def test_a_lock_wait_that_began_in_a_fault_or_its_aftermath_belongs_to_it(tmp_pa
 def test_a_slow_query_in_flight_when_the_fault_began_belongs_to_it(tmp_path: Path) -> None:
     """Began before the fault, ended in it: the fault's, not the steady state's."""
     run, start, _ = _load_with_a_fault(300, 306)
+    run.pg_log = None  # the service log's scoping (PostgreSQL's events share it: _lasting_in_scope)
     before = _checks(_gen(run.write(tmp_path / "before"))[1])["slow_query_ratio"]["measured"]
     for i in range(40):  # every connection's query, stuck 0.5 s after it began until the timeout
         run.add_event("slow_query_detected", t=start + 4.5, duration=5000.0, query=f"q{i}")

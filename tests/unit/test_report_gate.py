@@ -61,9 +61,16 @@ def _update_conflicts(r: SyntheticRun) -> None:
         r.add_event("order_status_update_retry", t=r.t0 + 100 + i, orderId=f"o{i}", attempt=1)
 
 
+def _writes(r: SyntheticRun) -> int:
+    return sum(int(f["name"].str.startswith(("POST", "PATCH")).sum()) for f in r.frames)
+
+
 def _lock_wait(r: SyntheticRun) -> None:
+    """80 ms waits for 3 % of the writes: PostgreSQL's log (the strongest source) sees them."""
     for _ in range(5):
         r.add_event("lock_wait", duration=80.0, resource="wallet")
+    for i in range(_writes(r) * 3 // 100 + 1):
+        r.add_pg_lock_wait(80.0, r.window("steady")[0] + 10 + i, pid=5000 + i)
 
 
 def _pool_util(r: SyntheticRun) -> None:
@@ -84,11 +91,27 @@ def _pool_exhaustion(r: SyntheticRun) -> None:
 def _slow_500(r: SyntheticRun) -> None:
     for i in range(12):
         r.add_event("slow_query_detected", t=r.t0 + 300 + i, duration=700.0, threshold=100, operation="x")
+        r.add_pg_slow(700.0, r.t0 + 300 + i)
 
 
 def _slow_ratio(r: SyntheticRun) -> None:
     for i in range(100):
         r.add_event("slow_query_detected", t=r.t0 + 61 + 5 * i, duration=150.0, threshold=100, operation="y")
+        r.add_pg_slow(150.0, r.t0 + 61 + 5 * i)
+
+
+def _deadlock(r: SyntheticRun) -> None:
+    r.add_pg_log("deadlock detected", r.t0 + 200, severity="ERROR", state_code="40P01", statement="UPDATE x")
+
+
+def _serialization(r: SyntheticRun) -> None:
+    for i in range(_writes(r) // 50):  # 2 % of writes
+        r.add_pg_log("could not serialize access due to concurrent update", r.t0 + 100 + i,
+                     severity="ERROR", state_code="40001", pid=6000 + i)  # fmt: skip
+
+
+def _rollbacks(r: SyntheticRun) -> None:
+    r.set_pg_stat(commits_per_s=20.0, rollbacks=2000)  # ~14 % of 12,000 steady transactions
 
 
 def _health(r: SyntheticRun) -> None:
@@ -116,6 +139,9 @@ CASES: dict[str, Breaker] = {
     "slow_queries_500": _slow_500,
     "slow_query_ratio": _slow_ratio,
     "health_latency": _health,
+    "db_deadlocks": _deadlock,
+    "db_serialization_failures": _serialization,
+    "db_rollbacks": _rollbacks,
 }
 THRESHOLDS = {t.name: t for t in load_thresholds().thresholds if t.name not in CHAOS_CASES}
 
