@@ -39,6 +39,10 @@ def _defects(value: str) -> tuple[str, ...]:
     return names
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
 def _positive(value: str) -> float:
     try:
         number = float(value)
@@ -118,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on-insufficient", action="store_true", help="too few samples fails a critical check"
     )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    run.add_argument(
+        "--probes",
+        type=Path,
+        metavar="DIR",
+        help="run the invariant probes (.sql) of DIR instead of the shipped ones (docs/probes.md)",
+    )
+    run.add_argument(
+        "--probes-off", type=_names, default=(), metavar="A,B", help="switch these probes off (recorded)"
+    )
 
     worker = sub.add_parser("worker", help="a Locust worker for a `harness run --master` elsewhere")
     worker.add_argument("--master-host", required=True)
@@ -220,6 +233,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         expect_remote_workers=args.expect_workers if args.master else 0,
         toxiproxy_url=args.toxiproxy or (None if args.target else os.environ.get("TOXIPROXY_URL")),
         service_log=args.service_log,
+        probes=args.probes,
+        probes_off=args.probes_off,
     )
     return run_named(
         args.name,
