@@ -54,6 +54,7 @@ class RunOptions:
     probes: Path | None = None  # --probes DIR: the team's own invariant probes (docs/probes.md)
     probes_off: tuple[str, ...] = ()  # --probes-off NAME,...
     probe_set: ProbeSet = field(default_factory=ProbeSet)  # this scenario's, resolved by orchestrate
+    users: Path | None = None  # with `target`: a users file, logged in into the run's fixtures.json
 
 
 @dataclass
@@ -167,6 +168,17 @@ def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord, pr
     (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
+def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord) -> Path:
+    """The run folder's fixtures.json, from logging every user of `users` in to `target`."""
+    from harness.fixtures_build import write_fixtures
+    from harness.users_file import load_users
+
+    out = run_dir / "fixtures.json"
+    warnings = write_fixtures(target, load_users(users), out)
+    record.update(users_file=str(users), users_warnings=warnings)
+    return out
+
+
 def _write_reconcile(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
     """`reconcile.json`; a reconciliation that cannot run is a run error, never a silent gap."""
     if database_url is None:
@@ -200,7 +212,10 @@ def run_plan(
     status, errors = "failed", []
     try:
         if options.target:
-            stack = external_stack(options.target, options.fixtures, options.database_url)
+            fixtures = options.fixtures
+            if options.users is not None:
+                fixtures = _users_fixtures(options.target, options.users, run_dir, record)
+            stack = external_stack(options.target, fixtures, options.database_url)
         else:
             assert backend is not None
             stack = start_service_stack(

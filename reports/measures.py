@@ -7,6 +7,9 @@ Decisions written down here because they change verdicts:
 - A request *failed* when it got no response (status 0), a 5xx, or 401/403/404/405/422 (a client or
   harness fault that must not pass silently). 400 business errors (INSUFFICIENT_FUNDS,
   INVALID_STATUS_TRANSITION), 409 conflicts and 429 are expected outcomes of a money-moving API.
+  Except a 401 with error_code AUTH_RENEWED: its token had expired, the user logged in again and
+  the request was sent once more; that resent request (its own row) is the outcome and is judged,
+  the 401 row stays as what happened. A failed re-login is its own failed row (POST /api/auth/login).
 - A lock timeout is a response or `http_exception` with code LOCK_TIMEOUT, LOCK_NOT_AVAILABLE,
   STATEMENT_TIMEOUT or QUERY_CANCELED, or a `lock_timeout` log event. ASSIGNMENT_LOCKED is a
   NOWAIT conflict (by design), not a timeout. The request side and the log side see the same
@@ -43,6 +46,7 @@ SLOW_QUERY_EVENTS = ("slow_query_detected", "slow_query")
 STATUS_CHANGE_REQUESTS = ("PATCH /api/orders/{id}", "PATCH /api/orders/*")
 HEALTH_REQUESTS = ("GET /health/*",)
 WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
+AUTH_RENEWED = "AUTH_RENEWED"  # locustfiles/common/client.py: a 401 cured by logging in again
 
 
 @dataclass
@@ -67,9 +71,13 @@ Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
 NO_SERVICE_LOG = "no service.jsonl (a --target run needs --service-log PATH of that service's log)"
 
 
-def failed_mask(status: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
-    """Which statuses count as failed requests (see module docstring)."""
-    return np.asarray((status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES), dtype=bool)
+def failed_mask(status: npt.NDArray[np.int32], codes: Any = None) -> npt.NDArray[np.bool_]:
+    """Which statuses count as failed requests (see module docstring); `codes`: the error_code column."""
+    failed = (status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES)
+    if codes is not None:
+        # A 401 that made its user log in again and resend: the resent request is the outcome.
+        failed &= ~((status == 401) & (np.asarray(codes, dtype=object) == AUTH_RENEWED))
+    return np.asarray(failed, dtype=bool)
 
 
 def _patterns(th: Threshold, ts: ThresholdSet) -> tuple[str, ...]:
@@ -111,7 +119,7 @@ def _failed(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if (none := _no_requests(ev)) is not None:
         return none
     assert ev.requests is not None
-    failed = failed_mask(ev.requests["status"].to_numpy())
+    failed = failed_mask(ev.requests["status"].to_numpy(), ev.requests["error_code"].astype(str).to_numpy())
     out = []
     for label, m in _requests(ev, th, ts):
         out.append(Measurement(label, numerator=int((failed & m).sum()), denominator=int(m.sum())))
