@@ -11,7 +11,6 @@ from gevent.pywsgi import WSGIServer
 from locust.env import Environment
 
 import json
-import sys
 
 from locustfiles.common.actors import Actor
 from locustfiles.common.client import make_session
@@ -44,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
