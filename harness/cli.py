@@ -39,6 +39,10 @@ def _defects(value: str) -> tuple[str, ...]:
     return names
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
 def _positive(value: str) -> float:
     try:
         number = float(value)
@@ -62,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--fixtures", type=Path, help="with --target: that backend's seeded users (fixtures JSON)"
+    )
+    run.add_argument(
+        "--users",
+        type=Path,
+        metavar="FILE",
+        help="with --target: email/password/role of its users; logged in into the run's fixtures.json",
     )
     run.add_argument(
         "--service-log",
@@ -118,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on-insufficient", action="store_true", help="too few samples fails a critical check"
     )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    run.add_argument(
+        "--probes",
+        type=Path,
+        metavar="DIR",
+        help="run the invariant probes (.sql) of DIR instead of the shipped ones (docs/probes.md)",
+    )
+    run.add_argument(
+        "--probes-off", type=_names, default=(), metavar="A,B", help="switch these probes off (recorded)"
+    )
 
     worker = sub.add_parser("worker", help="a Locust worker for a `harness run --master` elsewhere")
     worker.add_argument("--master-host", required=True)
@@ -164,6 +183,12 @@ def _parser() -> argparse.ArgumentParser:
         help="put it behind loadgate's own proxy, with Toxiproxy's API on 127.0.0.1:PORT (e.g. 8474)",
     )
 
+    fx = sub.add_parser("fixtures", help="log a users file in to a target; write the fixtures file")
+    fx.add_argument("--target", required=True, help="the backend's base URL")
+    fx.add_argument("--users", type=Path, required=True, help="users file: JSON, TOML or CSV (docs)")
+    fx.add_argument("--out", type=Path, default=Path("fixtures.json"))
+    fx.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
+
     seed = sub.add_parser("seed", help="create users, wallets and agents; write the fixtures file")
     seed.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     seed.add_argument("--out", type=Path, default=Path("fixtures.json"))
@@ -205,6 +230,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InvalidInput(
             "--service-log goes with --target: the harness's own service logs to the run folder"
         )
+    if args.users is not None:
+        from harness.users_file import load_users
+
+        if not args.target or args.fixtures is not None:
+            raise InvalidInput("--users goes with --target, instead of --fixtures")
+        load_users(args.users)  # every error in the file, before anything starts
     if args.service_log is not None and not args.service_log.is_file():
         raise InvalidInput(f"--service-log {args.service_log}: no such file")
     options = RunOptions(
@@ -220,6 +251,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         expect_remote_workers=args.expect_workers if args.master else 0,
         toxiproxy_url=args.toxiproxy or (None if args.target else os.environ.get("TOXIPROXY_URL")),
         service_log=args.service_log,
+        probes=args.probes,
+        probes_off=args.probes_off,
+        users=args.users,
     )
     return run_named(
         args.name,
@@ -231,6 +265,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fail_on_insufficient=args.fail_on_insufficient,
         runs_dir=args.runs_dir,
     )
+
+
+def _cmd_fixtures(args: argparse.Namespace) -> int:
+    from harness.fixtures_build import write_fixtures
+    from harness.users_file import load_users
+
+    users = load_users(args.users)
+    for warning in write_fixtures(args.target, users, args.out, insecure=args.insecure):
+        print(f"harness: warning: {warning}", file=sys.stderr)
+    print(f"fixtures for {len(users)} users of {args.target} written to {args.out} (no tokens)")
+    return 0
 
 
 def _cmd_list() -> int:
@@ -317,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate_and_seed(args.database_url, args.out)
             print(f"fixtures written to {args.out}")
             return 0
+        if args.command == "fixtures":
+            return _cmd_fixtures(args)
         if args.command == "worker":
             return _cmd_worker(args)
     except InvalidInput as exc:

@@ -7,6 +7,7 @@ another's rows), and is judged as one report.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -16,9 +17,10 @@ from typing import Any, TextIO
 from harness.db.backends import Backend, make_backend
 from harness.errors import HarnessError, InvalidInput
 from harness.faults import validate_all
+from harness.probes import SHIPPED, ProbeSet, probe_set
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
-from harness.scenario import Scenario, load_scenario, load_suite, suite_exists
+from harness.scenario import Scenario, Suite, load_scenario, load_suite, suite_exists
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,35 @@ class Planned:
     scenario: Scenario
     plan: dict[str, Any]
     text: str
+    probes: ProbeSet = SHIPPED
 
 
-def _plan(scenario: Scenario, speedup: float | None, context_kind: str) -> Planned:
+def _probes(scenario: Scenario, suite: Suite | None, options: RunOptions | None) -> ProbeSet:
+    """The scenario's probe set: --probes, else its own `probes`, else its suite's, else the shipped.
+
+    Switched-off names add up from every source, each recorded with who switched it off.
+    """
+    flag_dir, flag_off = (options.probes, options.probes_off) if options is not None else (None, ())
+    sources = [("--probes", flag_dir), (f"{scenario.path}: probes", scenario.probes)]
+    if suite is not None:
+        sources.append((f"{suite.source}: probes", suite.probes))
+    where, directory = next(((w, d) for w, d in sources if d is not None), ("", None))
+    off = [(n, "--probes-off") for n in flag_off]
+    off += [(n, f"{scenario.path}: probes_off") for n in scenario.probes_off]
+    if suite is not None:
+        off += [(n, f"{suite.source}: probes_off") for n in suite.probes_off]
+    first: dict[str, str] = {}
+    for name, who in off:
+        first.setdefault(name, who)
+    return probe_set(directory, list(first.items()), where=where)
+
+
+def _plan(
+    scenario: Scenario,
+    speedup: float | None,
+    context_kind: str,
+    probes: ProbeSet = SHIPPED,
+) -> Planned:
     plan = scenario.resolve(speedup).to_json()
     if plan.get("faults"):
         try:
@@ -42,20 +70,29 @@ def _plan(scenario: Scenario, speedup: float | None, context_kind: str) -> Plann
         from reports import validate_thresholds
 
         validate_thresholds(thresholds, str(scenario.path))
-    return Planned(scenario, plan, scenario.path.read_text())
+    return Planned(scenario, plan, scenario.path.read_text(), probes)
 
 
-def plan_all(name: str, speedup: float | None, context_kind: str) -> tuple[str, bool, list[Planned]]:
+def plan_all(
+    name: str, speedup: float | None, context_kind: str, options: RunOptions | None = None
+) -> tuple[str, bool, list[Planned]]:
     """Resolve `name` (a suite or a scenario) into validated plans, before anything starts."""
     if suite_exists(name):
         suite = load_suite(name)
         planned = []
         for member in suite.scenarios:
             scenario = load_scenario(member.name)
-            planned.append(_plan(scenario, speedup if speedup is not None else member.speedup, context_kind))
+            planned.append(
+                _plan(
+                    scenario,
+                    speedup if speedup is not None else member.speedup,
+                    context_kind,
+                    _probes(scenario, suite, options),
+                )
+            )
         return suite.name, True, planned
     scenario = load_scenario(name)
-    return scenario.name, False, [_plan(scenario, speedup, context_kind)]
+    return scenario.name, False, [_plan(scenario, speedup, context_kind, _probes(scenario, None, options))]
 
 
 def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:
@@ -90,7 +127,7 @@ def run_named(
     """Run a scenario or suite; return the gate's exit status (0 pass, 1 fail, 2 harness failure)."""
     external = "external" if options.database_url else backend_kind
     context_kind = "target" if options.target else external
-    title, is_suite, planned = plan_all(name, options.speedup, context_kind)
+    title, is_suite, planned = plan_all(name, options.speedup, context_kind, options)
     if options.toxiproxy_url:
         _check_toxiproxy(options, out)
     root = new_run_dir(title, parent=runs_dir)
@@ -133,7 +170,10 @@ def run_named(
                 f"loadgate: [{i}/{len(planned)}] {item.scenario.name}: {item.plan['duration_s']:.0f}s "
                 f"at speed-up x{item.plan['speedup']:g}\n"
             )
-            outcomes.append(run_plan(item.plan, item.text, run_dir, options, backend=backend, out=out))
+            scenario_options = dataclasses.replace(options, probe_set=item.probes)
+            outcomes.append(
+                run_plan(item.plan, item.text, run_dir, scenario_options, backend=backend, out=out)
+            )
     except KeyboardInterrupt:
         interrupted = True
         out.write("\nloadgate: interrupted; everything started was stopped, evidence kept\n")

@@ -26,7 +26,7 @@ from harness.locust_runner import LocustProcesses
 from harness.log_tail import LogTail
 from harness.pg_evidence import PgEvidence
 from harness.pool_sampler import PoolSampler
-from harness.probes import run_probes
+from harness.probes import SHIPPED, ProbeSet, run_probes
 from harness.progress import Progress
 from harness.reconcile_http import reconcile_stack
 from harness.run_folder import RunRecord, iso, machine, versions
@@ -52,6 +52,10 @@ class RunOptions:
     service_env: dict[str, str] = field(default_factory=dict)
     service_log: Path | None = None  # with `target`: the target service's log, copied as it grows
     toxiproxy_url: str | None = None  # db_latency's proxy on this Toxiproxy (else loadgate's own)
+    probes: Path | None = None  # --probes DIR: the team's own invariant probes (docs/probes.md)
+    probes_off: tuple[str, ...] = ()  # --probes-off NAME,...
+    probe_set: ProbeSet = field(default_factory=ProbeSet)  # this scenario's, resolved by orchestrate
+    users: Path | None = None  # with `target`: a users file, logged in into the run's fixtures.json
 
 
 @dataclass
@@ -109,6 +113,7 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
             "race_window_ms": float(options.service_env.get("RACE_WINDOW_MS", 0)),
             "defects": [d for d in options.service_env.get("DEFECTS", "").split(",") if d],
             "workers": options.workers,
+            "probes": options.probe_set.describe(),
             "versions": versions(),
             "machine": machine(),
             "processes": [],
@@ -153,15 +158,26 @@ def _process_groups(stack: Stack, backend: Backend | None, locust: LocustProcess
     return groups
 
 
-def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord) -> None:
+def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord, probes: ProbeSet) -> None:
     if database_url is None:
         return
     try:
-        result = run_probes(database_url)
+        result = run_probes(database_url, probes=probes)
     except Exception as exc:
         record.add_error(f"invariant probes could not run: {exc}")
         return
     (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord) -> Path:
+    """The run folder's fixtures.json, from logging every user of `users` in to `target`."""
+    from harness.fixtures_build import write_fixtures
+    from harness.users_file import load_users
+
+    out = run_dir / "fixtures.json"
+    warnings = write_fixtures(target, load_users(users), out)
+    record.update(users_file=str(users), users_warnings=warnings)
+    return out
 
 
 def _write_reconcile(run_dir: Path, stack: Stack, record: RunRecord) -> None:
@@ -196,7 +212,10 @@ def run_plan(
     status, errors = "failed", []
     try:
         if options.target:
-            stack = external_stack(options.target, options.fixtures, options.database_url)
+            fixtures = options.fixtures
+            if options.users is not None:
+                fixtures = _users_fixtures(options.target, options.users, run_dir, record)
+            stack = external_stack(options.target, fixtures, options.database_url)
         else:
             assert backend is not None
             stack = start_service_stack(
@@ -280,7 +299,8 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        _shutdown(record, scheduler, locust, (sampler, health, cpu, tail, pg), stack, run_dir, status)
+        samplers = (sampler, health, cpu, tail, pg)
+        _shutdown(record, scheduler, locust, samplers, stack, run_dir, status, options.probe_set)
     return Outcome(run_dir, status, errors)
 
 
@@ -294,6 +314,7 @@ def _shutdown(
     stack: Stack | None,
     run_dir: Path,
     status: str,
+    probes: ProbeSet = SHIPPED,
 ) -> None:
     """Stop everything this run started, in reverse order, then run the probes on what is left.
 
@@ -324,7 +345,9 @@ def _shutdown(
                 attempt(f"stopping the {what} sampler", sampler.stop)
         if stack is not None:
             if status != "failed" or stack.database_url:
-                attempt("the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record))
+                attempt(
+                    "the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record, probes)
+                )
                 attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record))
             attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
         record.data["processes"] = exits

@@ -50,7 +50,7 @@ from harness.scenario_model import (
     Suite,
     SuiteEntry,
 )
-from harness.scenario_parse import Checker, did_you_mean, parse_scenario
+from harness.scenario_parse import Checker, did_you_mean, parse_scenario, probe_keys
 
 __all__ = [
     "FLOWS",
@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-SUITE_KEYS = {"name", "description", "scenarios"}
+SUITE_KEYS = {"name", "description", "scenarios", "probes", "probes_off"}
 ENTRY_KEYS = {"name", "speedup"}
 
 
@@ -125,7 +125,9 @@ def load_scenario(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_D
     scenario = parse_scenario(_read_toml(path), checker, default_name=path.stem)
     if checker.errors or scenario is None:
         raise InvalidInput("invalid scenario:\n" + "\n".join(checker.errors))
-    return dataclasses.replace(scenario, source=path)
+    # A probe folder is relative to the file that names it, wherever the harness is started.
+    probes = path.parent / scenario.probes if scenario.probes is not None else None
+    return dataclasses.replace(scenario, source=path, probes=probes)
 
 
 def list_scenarios(*, scenarios_dir: Path = SCENARIOS_DIR) -> list[Scenario]:
@@ -151,6 +153,7 @@ def load_suite(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_DIR)
     c.unknown_keys(doc, SUITE_KEYS)
     name = c.string(doc, "name", "name", path.stem)
     description = c.string(doc, "description", "description", "")
+    probes, probes_off = probe_keys(c, doc)
     raw = doc.get("scenarios")
     if not isinstance(raw, list) or not raw:
         c.error("scenarios", "required: a non-empty array of scenario names or {name, speedup} tables")
@@ -181,7 +184,14 @@ def load_suite(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_DIR)
             c.error(p, f"scenario {member!r} is invalid:\n{e}")
     if c.errors or name is None or description is None:
         raise InvalidInput("invalid suite:\n" + "\n".join(c.errors))
-    return Suite(name=name, description=description, entries=tuple(entries), source=path)
+    return Suite(
+        name=name,
+        description=description,
+        entries=tuple(entries),
+        source=path,
+        probes=path.parent / probes if probes else None,
+        probes_off=probes_off,
+    )
 
 
 def load_target(name: str, *, scenarios_dir: Path = SCENARIOS_DIR, speedup: float | None = None) -> Suite:

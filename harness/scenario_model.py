@@ -196,6 +196,8 @@ class Scenario:
     thresholds: tuple[Mapping[str, Any], ...] = ()
     faults: tuple[FaultSpec, ...] = ()
     source: Path | None = None
+    probes: Path | None = None  # a folder of the team's own invariant probes (docs/probes.md)
+    probes_off: tuple[str, ...] = ()  # probes switched off for this scenario
 
     @property
     def path(self) -> Path:
@@ -289,6 +291,8 @@ class Suite:
     description: str
     entries: tuple[SuiteEntry, ...]
     source: Path | None = None
+    probes: Path | None = None  # every member's probe folder, unless the member names its own
+    probes_off: tuple[str, ...] = ()
 
     @property
     def scenarios(self) -> tuple[SuiteEntry, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from harness.scenario_model import (
@@ -40,6 +41,8 @@ TOP_KEYS = {
     "capacity",
     "thresholds",
     "faults",
+    "probes",
+    "probes_off",
 }
 PHASE_KEYS = {"name", "duration_s", "scale", "rates"}
 RACE_KEYS = {"kind", "participants", "trials", "interval_s", "params"}
@@ -265,6 +268,16 @@ def _faults(c: Checker, doc: Mapping[str, Any]) -> list[FaultSpec]:
     return out
 
 
+def probe_keys(c: Checker, doc: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """`probes = "DIR"` (relative to the file, resolved by the caller) and `probes_off = [names]`."""
+    folder = c.string(doc, "probes", "probes", "") if "probes" in doc else None
+    off = doc.get("probes_off", [])
+    if not isinstance(off, list) or not all(isinstance(n, str) and n for n in off):
+        c.error("probes_off", f"must be an array of probe names, got {_type(off)}")
+        off = []
+    return folder or None, tuple(off)
+
+
 def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Scenario | None:
     """Build a `Scenario` from a parsed TOML document; errors go to `c` (None if any)."""
     c.unknown_keys(doc, TOP_KEYS)
@@ -285,6 +298,7 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
     capacity = _capacity(c, cap_table) if cap_table is not None else None
     thresholds = _thresholds(c, doc)
     faults = _faults(c, doc)
+    probes, probes_off = probe_keys(c, doc)
     kind = Kind(kind_s) if kind_s is not None else None
 
     if "duration_s" in doc:
@@ -334,4 +348,6 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
         capacity=capacity,
         thresholds=tuple(thresholds),
         faults=tuple(faults),
+        probes=Path(probes) if probes else None,
+        probes_off=probes_off,
     )

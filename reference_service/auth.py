@@ -48,10 +48,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_token(secret: str, principal: Principal, *, now: float | None = None) -> str:
-    issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {"sub": principal.user_id, "role": principal.role.value, "iat": issued}
-    claims["exp"] = issued + TOKEN_TTL_S
+def issue_token(
+    secret: str, principal: Principal, *, now: float | None = None, ttl_s: float = TOKEN_TTL_S
+) -> str:
+    issued = now if now is not None else time.time()
+    claims: dict[str, Any] = {"sub": principal.user_id, "role": principal.role.value, "iat": int(issued)}
+    claims["exp"] = round(issued + ttl_s, 3)  # fractional: a test may give tokens a 2 s life
     if principal.agent_id:
         claims["agentId"] = principal.agent_id
     payload = _b64(orjson.dumps(claims))
@@ -70,7 +72,7 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> Princi
             return None
         claims = orjson.loads(_unb64(payload))
         role = Role(claims["role"])
-        if int(claims["exp"]) < (now if now is not None else time.time()):
+        if float(claims["exp"]) < (now if now is not None else time.time()):
             return None
         return Principal(str(claims["sub"]), role, claims.get("agentId"))
     except (ValueError, KeyError, TypeError):

@@ -28,6 +28,7 @@ class Settings:
     slow_query_ms: float = 100.0
     safeguards_off: frozenset[str] = frozenset()
     token_secret: str = "loadgate-dev-secret"
+    token_ttl_s: float = 30 * 24 * 3600  # TOKEN_TTL_S: tests shorten it to see tokens expire mid-run
     platform_fee_bps: int = 1000
     race_window_ms: float = 0.0
     defects: frozenset[str] = frozenset()
@@ -101,6 +102,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         slow_query_ms=_number(env, "SLOW_QUERY_MS", 100.0, float),
         safeguards_off=parse_safeguards(env.get("SAFEGUARDS_OFF", "")),
         token_secret=env.get("TOKEN_SECRET") or "loadgate-dev-secret",
+        token_ttl_s=_number(env, "TOKEN_TTL_S", 30 * 24 * 3600, float),
         platform_fee_bps=int(_number(env, "PLATFORM_FEE_BPS", 1000, int)),
         race_window_ms=_number(env, "RACE_WINDOW_MS", 0.0, float),
         defects=parse_defects(env.get("DEFECTS", "")),

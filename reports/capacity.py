@@ -111,7 +111,7 @@ def _step(ev: Evidence, name: str, start: float, end: float, cores: int) -> dict
     latency = df["latency_user_ms"].to_numpy(dtype=np.float64)[inside]
     hours = max(end - start, 1e-9) / 3600.0
     created = int(((names == ORDERS) & (status >= 200) & (status < 300)).sum())
-    failed = float(failed_mask(status).mean()) if len(status) else 0.0
+    failed = float(failed_mask(status, codes if len(codes) else None).mean()) if len(status) else 0.0
     p95 = percentile(latency, 95.0) if len(latency) else float("nan")
     dropped = int((codes == "DROPPED").sum())
     held = bool(len(status)) and p95 < P95_LIMIT_MS and failed < FAILED_LIMIT and dropped == 0

@@ -66,7 +66,7 @@ def _groups(
         raise ReportError(f"{ev.run_dir}: no requests.csv to compare")
     sub = df[request_mask(ev, exclude=exclude)]
     lat = sub["latency_user_ms"].to_numpy()
-    failed = failed_mask(sub["status"].to_numpy())
+    failed = failed_mask(sub["status"].to_numpy(), sub["error_code"].astype(str).to_numpy())
     codes = sub["name"].cat.codes.to_numpy()
     cats = df["name"].cat.categories
     out = {str(cats[c]): (np.sort(lat[codes == c]), failed[codes == c]) for c in np.unique(codes)}

@@ -167,7 +167,7 @@ def judge_one(th: Threshold, ts: ThresholdSet, m: Measurement) -> Check:
         limit=th.expr.limit,
         unit="" if th.expr.agg in ("rate", "count") else spec.unit,
         seed=th.seed,
-        required=th.required,
+        required=th.required and not m.optional,
         examples=m.examples,
         source=m.source,
     )

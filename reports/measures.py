@@ -7,6 +7,9 @@ Decisions written down here because they change verdicts:
 - A request *failed* when it got no response (status 0), a 5xx, or 401/403/404/405/422 (a client or
   harness fault that must not pass silently). 400 business errors (INSUFFICIENT_FUNDS,
   INVALID_STATUS_TRANSITION), 409 conflicts and 429 are expected outcomes of a money-moving API.
+  Except a 401 with error_code AUTH_RENEWED: its token had expired, the user logged in again and
+  the request was sent once more; that resent request (its own row) is the outcome and is judged,
+  the 401 row stays as what happened. A failed re-login is its own failed row (POST /api/auth/login).
 - A lock timeout is a response or `http_exception` with code LOCK_TIMEOUT, LOCK_NOT_AVAILABLE,
   STATEMENT_TIMEOUT or QUERY_CANCELED, or a `lock_timeout` log event. ASSIGNMENT_LOCKED is a
   NOWAIT conflict (by design), not a timeout. The request side and the log side see the same
@@ -50,6 +53,7 @@ SLOW_QUERY_EVENTS = ("slow_query_detected", "slow_query")
 STATUS_CHANGE_REQUESTS = ("PATCH /api/orders/{id}", "PATCH /api/orders/*")
 HEALTH_REQUESTS = ("GET /health/*",)
 WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
+AUTH_RENEWED = "AUTH_RENEWED"  # locustfiles/common/client.py: a 401 cured by logging in again
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Measurement:
     count: float = 0.0
     population: int = 0
     missing: str | None = None
+    optional: bool = False  # a `missing` that never blocks the gate (a probe the team switched off)
     detail: str = ""
     examples: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""  # the evidence the value came from, when a metric has alternatives
@@ -74,9 +79,13 @@ Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
 NO_SERVICE_LOG = "no service.jsonl (a --target run needs --service-log PATH of that service's log)"
 
 
-def failed_mask(status: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
-    """Which statuses count as failed requests (see module docstring)."""
-    return np.asarray((status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES), dtype=bool)
+def failed_mask(status: npt.NDArray[np.int32], codes: Any = None) -> npt.NDArray[np.bool_]:
+    """Which statuses count as failed requests (see module docstring); `codes`: the error_code column."""
+    failed = (status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES)
+    if codes is not None:
+        # A 401 that made its user log in again and resend: the resent request is the outcome.
+        failed &= ~((status == 401) & (np.asarray(codes, dtype=object) == AUTH_RENEWED))
+    return np.asarray(failed, dtype=bool)
 
 
 def _patterns(th: Threshold, ts: ThresholdSet) -> tuple[str, ...]:
@@ -118,7 +127,7 @@ def _failed(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if (none := _no_requests(ev)) is not None:
         return none
     assert ev.requests is not None
-    failed = failed_mask(ev.requests["status"].to_numpy())
+    failed = failed_mask(ev.requests["status"].to_numpy(), ev.requests["error_code"].astype(str).to_numpy())
     out = []
     for label, m in _requests(ev, th, ts):
         out.append(Measurement(label, numerator=int((failed & m).sum()), denominator=int(m.sum())))
@@ -454,14 +463,48 @@ def _health(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     return [Measurement(values=np.concatenate(parts))]
 
 
+def _probe_fix(ev: Evidence, names: list[str]) -> str:
+    """How to get evidence from probes that could not run (the shipped ones fit only the reference schema)."""
+    assert ev.probes is not None
+    them = "it" if len(names) == 1 else "them"
+    off = f"switch {them} off with --probes-off {','.join(names)}"
+    if ev.probes.get("shipped", True):
+        return f"point --probes at probes written for your schema (docs/probes.md), or {off}"
+    return f"fix {them} in {ev.probes.get('directory')} for your schema (docs/probes.md), or {off}"
+
+
+def _serves(probe: dict[str, Any], th: Threshold) -> bool:
+    """A probe feeds a threshold when its name matches the globs or its header names the metric."""
+    declared = probe.get("metrics") or []
+    return bool(matching_names([str(probe.get("name"))], th.probes)) or th.metric in declared
+
+
 def _probe_metric(with_ledger_events: bool = False) -> Measure:
     def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
         if ev.probes is None:
             return [Measurement(missing="no probes.json")]
-        probes = [p for p in ev.probes.get("probes", []) if isinstance(p, dict)]
-        chosen = [p for p in probes if matching_names([str(p.get("name"))], th.probes)]
-        if not chosen:
-            return [Measurement(missing=f"no probe named like {list(th.probes)} in probes.json")]
+        probes = [p for p in ev.probes.get("probes", []) if isinstance(p, dict) and _serves(p, th)]
+        chosen = [p for p in probes if not p.get("off")]
+        switched = [p for p in probes if p.get("off")]
+        if not probes:
+            # Blocks a critical check (exit 2): a money invariant nobody looks for must not pass.
+            return [
+                Measurement(
+                    missing=f"no probe in {ev.probes.get('directory', 'probes.json')} named like "
+                    f"{list(th.probes)} or declaring `-- metrics: {th.metric}` (name one so, see "
+                    "docs/probes.md)"
+                )
+            ]
+        off_notes = [
+            Measurement(
+                str(p.get("name")) if th.per == "probe" else None,
+                missing=f"probe {p.get('name')} switched off by {p.get('off')}",
+                optional=True,  # a recorded decision of the team, not a gap in the evidence
+            )
+            for p in switched
+        ]
+        if th.per != "probe" and not chosen:
+            return off_notes[:1]
         groups = [[p] for p in chosen] if th.per == "probe" else [chosen]
         out = []
         for group in groups:
@@ -471,27 +514,26 @@ def _probe_metric(with_ledger_events: bool = False) -> Measure:
                 out.append(
                     Measurement(
                         label,
-                        missing=f"probe(s) {errored} could not run: "
-                        + "; ".join(str(p.get("error")) for p in group if p.get("error")),
+                        missing=f"probe {', '.join(errored)} could not run: "
+                        + "; ".join(str(p.get("error")) for p in group if p.get("error"))
+                        + " — "
+                        + _probe_fix(ev, errored),
                     )
                 )
                 continue
             count = sum(int(p.get("violations") or 0) for p in group)
             examples = [{"probe": p.get("name"), **e} for p in group for e in (p.get("examples") or [])[:5]]
+            detail = ", ".join(f"{p.get('name')}={p.get('violations')}" for p in group)
+            if switched and th.per != "probe":
+                detail += "; switched off: " + ", ".join(str(p.get("name")) for p in switched)
             out.append(
-                Measurement(
-                    label,
-                    count=count,
-                    population=len(group),
-                    examples=examples[:10],
-                    detail=", ".join(f"{p.get('name')}={p.get('violations')}" for p in group),
-                )
+                Measurement(label, count=count, population=len(group), examples=examples[:10], detail=detail)
             )
-        if with_ledger_events and ev.service is not None and th.per != "probe":
+        if with_ledger_events and ev.service is not None and th.per != "probe" and out:
             events = int((ev.service["event"] == "ledger_invariant_violated").sum())
             out[0].count += events
             out[0].detail += f"; {events} ledger_invariant_violated events"
-        return out
+        return out + (off_notes if th.per == "probe" else [])
 
     return measure
 

@@ -65,7 +65,7 @@ def endpoint_stats(ev: Evidence, exclude: tuple[str, ...]) -> list[dict[str, Any
     q_user = group_quantiles(np.concatenate([codes, all_codes]), np.concatenate([user, user]))
     q_srv = group_quantiles(np.concatenate([codes, all_codes]), np.concatenate([service, service]))
     status = sub["status"].to_numpy()
-    failed = failed_mask(status)
+    failed = failed_mask(status, sub["error_code"].astype(str).to_numpy())
     err = sub["error_code"].astype(str).to_numpy()
     names = [*df["name"].cat.categories, "ALL"]
     rows = []

@@ -1,9 +1,12 @@
 """Database invariant probes: SQL files that return violating rows (zero rows pass), as dbt data tests.
 
-Each `*.sql` file here is one query whose first line is `-- <description>`. A QA engineer adapts
-them to another schema by editing SQL, not code. `run_probes` runs every one in a read-only
-session and returns the `probes.json` document of docs/contracts.md; a probe whose SQL fails
-gets `error` set, it never stops the others.
+Each `*.sql` file is one query whose first line is `-- <description>`; a later leading comment line
+`-- metrics: overdrafts, ledger_violations` names the threshold metrics it serves besides the ones
+its file name matches (docs/probes.md). The files shipped here fit the reference schema and are the
+default set; `--probes DIR` (or a scenario's `probes = "DIR"`) runs a team's own folder instead,
+and `--probes-off NAME` switches a probe off (recorded, not run, not judged). `run_probes` runs
+each probe in a read-only session and returns the `probes.json` document of docs/contracts.md; a
+probe whose SQL fails gets `error` set, it never stops the others.
 """
 
 from __future__ import annotations
@@ -11,14 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from dataclasses import dataclass
-from importlib import resources
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from harness.errors import InvalidInput
+
 PROBE_TIMEOUT_MS = 30_000
+SHIPPED_DIR = Path(__file__).resolve().parent
+# The threshold metrics a probe's rows can feed (reports/catalog.py, evidence probes.json).
+PROBE_METRICS = ("probe_violations", "ledger_violations", "overdrafts", "duplicate_orders")
+METRICS_HEADER = "-- metrics:"
 
 
 @dataclass(frozen=True)
@@ -26,18 +36,91 @@ class Probe:
     name: str
     description: str
     sql: str
+    metrics: tuple[str, ...] = ()
 
 
-def load_probes() -> list[Probe]:
-    """Every probe shipped with the harness, in file-name order."""
-    folder = resources.files("harness.probes")
-    probes = []
-    for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql")):
-        sql = (folder / name).read_text(encoding="utf-8")
-        first = sql.splitlines()[0] if sql else ""
-        description = first[2:].strip() if first.startswith("--") else name
-        probes.append(Probe(name.removesuffix(".sql"), description, sql))
-    return probes
+@dataclass(frozen=True)
+class ProbeSet:
+    """Which probes a run uses: a folder (None: the shipped ones) and who switched which off."""
+
+    directory: Path | None = None
+    off: Mapping[str, str] = field(default_factory=dict)  # probe name -> who switched it off
+
+    @property
+    def folder(self) -> Path:
+        """The folder the probes are read from."""
+        return self.directory if self.directory is not None else SHIPPED_DIR
+
+    def describe(self) -> dict[str, Any]:
+        """The `probes` entry of run.json."""
+        return {
+            "directory": str(self.folder),
+            "shipped": self.directory is None,
+            "off": dict(self.off),
+        }
+
+
+SHIPPED = ProbeSet()
+
+
+def parse_probe(name: str, sql: str) -> Probe:
+    """One probe from its file text: description from line 1, metrics from a `-- metrics:` line."""
+    lines = sql.splitlines()
+    first = lines[0] if lines else ""
+    description = first[2:].strip() if first.startswith("--") else name
+    metrics: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            break  # only the leading comment block is header
+        if stripped.lower().startswith(METRICS_HEADER):
+            metrics += [m.strip() for m in stripped[len(METRICS_HEADER) :].split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in PROBE_METRICS]
+    if unknown:
+        from harness.scenario_parse import did_you_mean
+
+        hints = "".join(did_you_mean(m, PROBE_METRICS) for m in unknown)
+        raise InvalidInput(
+            f"probe {name}: `-- metrics:` names unknown metric(s) {', '.join(unknown)}{hints}; "
+            f"a probe can serve {', '.join(PROBE_METRICS)}"
+        )
+    return Probe(name, description, sql, tuple(metrics))
+
+
+def load_probes(directory: Path | None = None) -> list[Probe]:
+    """Every probe of `directory` (default: the shipped set), in file-name order."""
+    folder = directory if directory is not None else SHIPPED_DIR
+    return [parse_probe(path.stem, path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.sql"))]
+
+
+def check_probe_dir(directory: Path, where: str) -> None:
+    """A probe folder must exist and hold at least one .sql file (checked before anything starts)."""
+    if not directory.is_dir():
+        raise InvalidInput(f"{where}: probe folder {directory} does not exist")
+    if not any(directory.glob("*.sql")):
+        raise InvalidInput(
+            f"{where}: probe folder {directory} holds no .sql file (a probe is an SQL file "
+            "returning the violating rows; see docs/probes.md)"
+        )
+
+
+def probe_set(directory: Path | None, off: Sequence[tuple[str, str]], *, where: str = "--probes") -> ProbeSet:
+    """Validate a folder and the names switched off in it (unknown names: an error with a hint)."""
+    if directory is not None:
+        check_probe_dir(directory, where)
+    names = tuple(p.name for p in load_probes(directory))
+    errors = []
+    for name, who in off:
+        if name not in names:
+            from harness.scenario_parse import did_you_mean
+
+            errors.append(
+                f"{who}: no probe named {name!r} in {directory or SHIPPED_DIR}"
+                f"{did_you_mean(name, names)}; probes there: {', '.join(names)}"
+            )
+    if errors:
+        raise InvalidInput("\n".join(errors))
+    return ProbeSet(directory, {name: who for name, who in off})
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,48 +137,50 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _run_one(conn: psycopg.Connection[dict[str, Any]], probe: Probe, example_limit: int) -> dict[str, Any]:
-    result: dict[str, Any] = {
+def _entry(probe: Probe, *, error: str | None = None, off: str | None = None) -> dict[str, Any]:
+    return {
         "name": probe.name,
         "description": probe.description,
+        "metrics": list(probe.metrics),
         "violations": 0,
         "examples": [],
-        "error": None,
+        "error": error,
+        "off": off,
     }
+
+
+def _run_one(conn: psycopg.Connection[dict[str, Any]], probe: Probe, example_limit: int) -> dict[str, Any]:
+    result = _entry(probe)
     try:
         rows = conn.execute(probe.sql.encode()).fetchall()
     except psycopg.Error as exc:
-        result["error"] = f"{type(exc).__name__}: {str(exc).strip()}"
+        # The first line is the database's message; the rest (LINE 3: ... ^) is a caret for a terminal.
+        message = (str(exc).strip().splitlines() or [""])[0]
+        result["error"] = f"{type(exc).__name__}: {message}"
         return result
     result["violations"] = len(rows)
     result["examples"] = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:example_limit]]
     return result
 
 
-def run_probes(database_url: str, *, example_limit: int = 5) -> dict[str, Any]:
-    """Run every probe against `database_url` (read-only); the probes.json document."""
+def run_probes(
+    database_url: str, *, example_limit: int = 5, probes: ProbeSet | None = None
+) -> dict[str, Any]:
+    """Run the probe set (default: shipped) against `database_url`, read-only; the probes.json document."""
+    chosen = probes or ProbeSet()
     ran_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    probes = load_probes()
+    loaded = load_probes(chosen.directory)
+    head = {"ran_at": ran_at, "directory": str(chosen.folder), "shipped": chosen.directory is None}
+    switched = [_entry(p, off=chosen.off[p.name]) for p in loaded if p.name in chosen.off]
+    active = [p for p in loaded if p.name not in chosen.off]
     try:
         conn = psycopg.connect(database_url, autocommit=True, row_factory=dict_row, connect_timeout=10)
     except psycopg.Error as exc:
         error = f"cannot connect: {type(exc).__name__}: {str(exc).strip()}"
-        return {
-            "ran_at": ran_at,
-            "probes": [
-                {
-                    "name": p.name,
-                    "description": p.description,
-                    "violations": 0,
-                    "examples": [],
-                    "error": error,
-                }
-                for p in probes
-            ],
-        }
+        return {**head, "probes": [_entry(p, error=error) for p in active] + switched}
     with conn:
         # Each probe runs as its own read-only transaction: a failing one cannot poison the next.
         conn.execute("SET default_transaction_read_only = on")
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_MS)}".encode())
-        results = [_run_one(conn, p, example_limit) for p in probes]
-    return {"ran_at": ran_at, "probes": results}
+        results = [_run_one(conn, p, example_limit) for p in active]
+    return {**head, "probes": results + switched}

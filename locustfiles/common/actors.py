@@ -1,12 +1,15 @@
 """The seeded users, by role, from the fixtures file (docs/contracts.md "Fixtures file").
 
-Users log in with the fixtures file: the seeder writes each user's access token (stateless HMAC
-tokens), so no login round-trip is needed; a user without a token is logged in over HTTP with its
-email and password the first time it is used.
+The reference seeder writes each user's access token (stateless HMAC tokens), so no login round
+trip is needed; a user without a token (`harness fixtures` writes none) is logged in over HTTP with
+its email and password the first time it is used, and again when the target answers 401 (an
+expired token). One login per user at a time: the greenlets of one process share the user, and
+those that wait for a login in progress take its token instead of logging in again.
 """
 
 from __future__ import annotations
 
+from gevent.lock import Semaphore
 from locust.contrib.fasthttp import FastHttpSession
 
 import json
@@ -31,19 +34,38 @@ class Actor:
     token: str | None
     wallet_id: str | None = None
     agent_id: str | None = None
+    logins: int = 0
+    _lock: Semaphore = field(default_factory=Semaphore, repr=False, compare=False)
+
+    def _login(self, session: FastHttpSession) -> None:
+        self.logins += 1
+        result = request(
+            session,
+            Call("login"),
+            "POST",
+            "/api/auth/login",
+            json_body={"email": self.email, "password": self.password},
+        )
+        if result.ok and isinstance(result.body, dict):
+            self.token = str(result.body.get("accessToken") or "")
 
     def bearer(self, session: FastHttpSession) -> str:
         """The access token, logging in over HTTP once if the fixtures carried none."""
         if not self.token:
-            result = request(
-                session,
-                Call("login"),
-                "POST",
-                "/api/auth/login",
-                json_body={"email": self.email, "password": self.password},
-            )
-            if result.ok and isinstance(result.body, dict):
-                self.token = str(result.body.get("accessToken") or "")
+            with self._lock:
+                if not self.token:  # another greenlet may have logged in while this one waited
+                    self._login(session)
+        return self.token or ""
+
+    def can_renew(self) -> bool:
+        """Whether a 401 can be cured by logging in (the user has credentials)."""
+        return bool(self.email and self.password)
+
+    def renew(self, session: FastHttpSession, stale: str) -> str:
+        """A token other than `stale`: log in again unless another greenlet already did."""
+        with self._lock:
+            if self.token == stale:
+                self._login(session)
         return self.token or ""
 
 

@@ -16,7 +16,22 @@ import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+# The error_code of a 401 answered to an expired token when the user logged in again and the
+# request was sent once more: the row stays in requests.csv (it happened), but the retry is the
+# request's outcome, so reports/measures.py does not count this row as failed.
+AUTH_RENEWED = "AUTH_RENEWED"
+
+
+class Credentials(Protocol):
+    """A user who can authenticate: a bearer token now, and a fresh one after a 401."""
+
+    def bearer(self, session: FastHttpSession) -> str: ...
+
+    def can_renew(self) -> bool: ...
+
+    def renew(self, session: FastHttpSession, stale: str) -> str: ...
 
 
 def make_session(
@@ -100,17 +115,23 @@ def request(
     template: str,
     *,
     token: str | None = None,
+    auth: Credentials | None = None,
     params: Mapping[str, str] | None = None,
     query: str = "",
     json_body: Any = None,
     idempotency_key: str | None = None,
     expected: Collection[int] = (),
     records_id: bool = False,
+    renew_on_401: bool = True,
 ) -> Result:
     """Send one request named `METHOD template`; statuses in `expected` count as success in Locust's stats.
 
     `created_id` is recorded for a 201, and for any 2xx when `records_id` (a capture answers 200).
+    With `auth` (a user) the token is the user's; a 401 makes that user log in again (once, shared
+    by every greenlet that saw the same stale token) and the request is sent once more.
     """
+    if auth is not None:
+        token = auth.bearer(session)
     headers: dict[str, str] = {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -134,14 +155,33 @@ def request(
             body = None
         code = _error_code(status, body, getattr(response, "error", None))
         result = Result(status, body, code, replayed=_replayed(response), retry_after=_retry_after(response))
+        renew = status == 401 and renew_on_401 and auth is not None and bool(token) and auth.can_renew()
         # The context dict is the one the request event will carry: fill in what the body told us.
-        context["error_code"] = code
+        context["error_code"] = AUTH_RENEWED if renew else code
         if result.id and (status == 201 or (records_id and result.ok)):
             context["created_id"] = result.id
         if result.ok or status in expected:
             response.success()
         else:
-            response.failure(f"{status} {code}".strip())
+            response.failure(f"{status} {context['error_code']}".strip())
+    if renew:
+        assert auth is not None and token is not None
+        fresh = auth.renew(session, token)
+        if fresh and fresh != token:
+            return request(
+                session,
+                call,
+                method,
+                template,
+                auth=auth,
+                params=params,
+                query=query,
+                json_body=json_body,
+                idempotency_key=idempotency_key,
+                expected=expected,
+                records_id=records_id,
+                renew_on_401=False,
+            )
     return result
 
 

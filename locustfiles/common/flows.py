@@ -73,9 +73,6 @@ class Flows:
 
     # --- steps: each returns the order moved one stage on, or None when the service said no ---
 
-    def _bearer(self, actor: Actor) -> str:
-        return actor.bearer(self.session)
-
     def create_order(self, call: Call, buyer: Actor | None = None, cents: int | None = None) -> Order | None:
         buyer = buyer or self.rng.choice(self.cast.buyers)
         seller = self.rng.choice(self.cast.sellers)
@@ -85,9 +82,7 @@ class Flows:
             "items": [{"sku": f"SKU-{self.rng.randint(1, 500):04d}", "quantity": 1, "unitPriceCents": price}],
             "shippingZip": SHIPPING_ZIP,
         }
-        r = self._keyed_write(
-            call, "POST", "/api/orders", str(uuid.uuid4()), token=self._bearer(buyer), json_body=body
-        )
+        r = self._keyed_write(call, "POST", "/api/orders", str(uuid.uuid4()), auth=buyer, json_body=body)
         if not r.ok or r.id is None:
             return None
         total = r.body.get("totalCents", price) if isinstance(r.body, dict) else price
@@ -99,7 +94,7 @@ class Flows:
             call,
             "POST",
             "/api/payments",
-            token=self._bearer(order.buyer),
+            auth=order.buyer,
             json_body={"orderId": order.id, "method": "WALLET"},
         )
         if not r.ok or r.id is None:
@@ -122,7 +117,7 @@ class Flows:
             "/api/payments/{id}/capture",
             f"capture:{order.payment_id}:{uuid.uuid4()}",
             params={"id": order.payment_id or ""},
-            token=self._bearer(order.buyer),
+            auth=order.buyer,
             records_id=True,
         )
 
@@ -148,20 +143,20 @@ class Flows:
             "POST",
             "/api/wallets/{id}/top-up",
             params={"id": buyer.wallet_id or ""},
-            token=self._bearer(admin),
+            auth=admin,
             json_body={"amountCents": cents},
         )
         return r.ok
 
     def assign(self, call: Call, order: Order) -> Order | None:
-        seller_token = self._bearer(order.seller)
+        seller = order.seller
         r = request(
             self.session,
             call,
             "PATCH",
             "/api/orders/{id}",
             params={"id": order.id},
-            token=seller_token,
+            auth=seller,
             json_body={"status": "CONFIRMED"},
         )
         if not r.ok:
@@ -172,24 +167,21 @@ class Flows:
             call,
             "POST",
             "/api/shipping/assignments",
-            token=seller_token,
+            auth=seller,
             json_body={"orderId": order.id, "candidateAgentIds": [agent.agent_id]},
         )
         if not r.ok or r.id is None:
             return None
         assignment_id = r.id
-        agent_token = self._bearer(agent)
         # The agent looks at its open work first, as the app does; it accepts the one made for it.
-        request(
-            self.session, call, "GET", "/api/shipping/assignments", query="status=OPEN", token=agent_token
-        )
+        request(self.session, call, "GET", "/api/shipping/assignments", query="status=OPEN", auth=agent)
         r = request(
             self.session,
             call,
             "POST",
             "/api/shipping/assignments/{id}/accept",
             params={"id": assignment_id},
-            token=agent_token,
+            auth=agent,
         )
         if not r.ok:
             return None
@@ -198,7 +190,7 @@ class Flows:
 
     def deliver(self, call: Call, order: Order) -> Order | None:
         assert order.agent is not None and order.assignment_id is not None
-        token = self._bearer(order.agent)
+        agent = order.agent
         for step in ("pickup", "deliver"):
             r = request(
                 self.session,
@@ -206,7 +198,7 @@ class Flows:
                 "POST",
                 f"/api/shipping/assignments/{{id}}/{step}",
                 params={"id": order.assignment_id},
-                token=token,
+                auth=agent,
             )
             if not r.ok:
                 return None
@@ -259,10 +251,10 @@ class Flows:
             self.deliver(call, order)
 
     def admin_metrics(self, call: Call) -> None:
-        token = self._bearer(self.cast.admins[0])
+        admin = self.cast.admins[0]
         which = self.rng.randrange(3)
         if which == 0:
-            request(self.session, call, "GET", "/api/admin/agents/leaderboard", token=token)
+            request(self.session, call, "GET", "/api/admin/agents/leaderboard", auth=admin)
         elif which == 1:
             agent = self.rng.choice(self.cast.agents)
             request(
@@ -271,7 +263,7 @@ class Flows:
                 "GET",
                 "/api/admin/agents/metrics/{agentId}",
                 params={"agentId": agent.agent_id or agent.id},
-                token=token,
+                auth=admin,
             )
         else:
-            request(self.session, call, "GET", "/api/admin/agents/sla-summary", token=token)
+            request(self.session, call, "GET", "/api/admin/agents/sla-summary", auth=admin)

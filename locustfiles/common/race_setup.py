@@ -81,7 +81,6 @@ class Setup:
     def _assignment(self, trial: int) -> Resource:
         order_id, seller = self._paid_confirmed_order()
         call = self._call()
-        token = seller.bearer(self.session)
         _need(
             request(
                 self.session,
@@ -89,7 +88,7 @@ class Setup:
                 "PATCH",
                 "/api/orders/{id}",
                 params={"id": order_id},
-                token=token,
+                auth=seller,
                 json_body={"status": "CONFIRMED"},
             ),
             "confirm order",
@@ -102,7 +101,7 @@ class Setup:
                 call,
                 "POST",
                 "/api/shipping/assignments",
-                token=token,
+                auth=seller,
                 json_body={"orderId": order_id, "candidateAgentIds": candidates},
             ),
             "create assignment",
@@ -115,7 +114,7 @@ class Setup:
         order = self.flows.create_order(call)
         if order is None:
             raise SetupFailed("race setup: create order failed")
-        token = order.seller.bearer(self.session)
+        seller = order.seller
         for status in STATUS_PATH.get(str(self.race.params.get("from_status", "CONFIRMED")), []):
             _need(
                 request(
@@ -124,7 +123,7 @@ class Setup:
                     "PATCH",
                     "/api/orders/{id}",
                     params={"id": order.id},
-                    token=token,
+                    auth=seller,
                     json_body={"status": status},
                 ),
                 f"move order to {status}",
@@ -176,7 +175,7 @@ class Setup:
                 "GET",
                 "/api/wallets/{id}",
                 params={"id": buyer.wallet_id or ""},
-                token=buyer.bearer(self.session),
+                auth=buyer,
             ),
             "read wallet",
         )
@@ -210,7 +209,7 @@ def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], 
             "POST",
             "/api/shipping/assignments/{id}/accept",
             params={"id": data["assignment_id"]},
-            token=agent.bearer(session),
+            auth=agent,
             expected=(409,),
         )
         return f"{agent.email}#{i}", r
@@ -223,7 +222,7 @@ def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], 
             "PATCH",
             "/api/orders/{id}",
             params={"id": data["order_id"]},
-            token=actor.bearer(session),
+            auth=actor,
             json_body={"status": target},
             expected=(400, 409),
         )
@@ -236,7 +235,7 @@ def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], 
             "POST",
             "/api/payments/{id}/capture",
             params={"id": data["payment_ids"][i]},
-            token=buyer.bearer(session),
+            auth=buyer,
             idempotency_key=str(uuid.uuid4()),
             expected=(400,),
         )
@@ -248,7 +247,7 @@ def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], 
             call,
             "POST",
             "/api/orders",
-            token=buyer.bearer(session),
+            auth=buyer,
             json_body=data["body"],
             idempotency_key=data["key"],
             expected=(409,),

@@ -76,7 +76,8 @@ class StepWatch:
             except (TypeError, ValueError):
                 continue
             step.latencies.append(latency)
-            step.failed += status == 0 or status >= 500 or status in FAILED_CLIENT_STATUSES
+            renewed = status == 401 and row[_CODE] == "AUTH_RENEWED"  # the resent request is judged
+            step.failed += (status == 0 or status >= 500 or status in FAILED_CLIENT_STATUSES) and not renewed
             step.dropped += row[_CODE] == "DROPPED"
 
     def broken(self, elapsed_s: float) -> str | None:

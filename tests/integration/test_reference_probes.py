@@ -40,10 +40,10 @@ def test_every_probe_passes_on_a_clean_database_after_traffic(service_stack: Cal
     stack = service_stack()
     _traffic(stack)
     report = run_probes(stack.database_url)
-    assert set(report) == {"ran_at", "probes"}
+    assert set(report) == {"ran_at", "directory", "shipped", "probes"}
     assert {p["name"] for p in report["probes"]} == {p.name for p in load_probes()}
     for probe in report["probes"]:
-        assert set(probe) == {"name", "description", "violations", "examples", "error"}
+        assert set(probe) == {"name", "description", "metrics", "violations", "examples", "error", "off"}
         assert probe["error"] is None, probe
         assert probe["violations"] == 0, probe
         assert probe["description"] and not probe["description"].startswith("--")
