@@ -1,6 +1,6 @@
 """`python -m tests.foreign_backend --database-url URL --port P [--bugs double_accept,overdraft]
-[--log-file F] [--race-window-ms N] [--token-ttl-s N] [--host H]`: migrate, then serve until
-SIGTERM or SIGINT."""
+[--log-file F] [--race-window-ms N] [--token-ttl-s N] [--statement-timeout-ms N] [--host H]`:
+migrate, then serve until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--race-window-ms", type=float, default=None, help="default 25 with a bug on, else 0")
     p.add_argument("--token-ttl-s", type=int, default=3600)
     p.add_argument("--pool-max", type=int, default=20)
+    p.add_argument("--statement-timeout-ms", type=int, default=5000, help="then 503 with Retry-After")
     return p.parse_args(argv)
 
 
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         race_window_ms=default_window_ms(bugs, args.race_window_ms),
         token_ttl_s=args.token_ttl_s,
         pool_max=args.pool_max,
+        statement_timeout_ms=args.statement_timeout_ms,
     )
     log = logmod.setup(args.log_file)
     migrate(settings.database_url)

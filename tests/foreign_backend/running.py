@@ -67,6 +67,7 @@ def foreign_service(
     *,
     race_window_ms: float | None = None,
     token_ttl_s: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[ForeignService]:
     """Migrate and seed `database_url`, start the backend, wait for /health/ready, stop it on exit."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ def foreign_service(
         args += ["--race-window-ms", str(race_window_ms)]
     if token_ttl_s is not None:
         args += ["--token-ttl-s", str(token_ttl_s)]
+    args += list(extra_args)
     base_url = f"http://127.0.0.1:{port}"
     with output.open("ab") as out:
         proc = subprocess.Popen(

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -244,6 +249,52 @@ def test_api_basics_and_documented_errors(make_database: Callable[[], str], tmp_
 
     for name in sorted(p.stem for p in PROBES.glob("*.sql")):
         assert probe(url, name) == [], name
+
+
+def test_an_unanswering_database_is_503_with_retry_after(service: Callable[..., tuple[Api, str]]) -> None:
+    api, url = service(extra_args=["--statement-timeout-ms", "300"])
+    buyer = api.user("BUYER")
+    headers = api.headers(buyer)
+    with psycopg.connect(url) as conn:
+        conn.execute("LOCK TABLE purses IN ACCESS EXCLUSIVE MODE")  # held until this block ends
+        r = api.client.get(f"/api/wallets/{buyer['walletId']}", headers=headers)
+        assert_error(r, 503, "DATABASE_UNAVAILABLE")
+        assert r.headers["Retry-After"] == "1"
+    assert api.client.get(f"/api/wallets/{buyer['walletId']}", headers=headers).status_code == 200
+
+
+def test_sigint_stops_it_even_when_inherited_as_ignored(
+    make_database: Callable[[], str], tmp_path: Path
+) -> None:
+    url = make_database()
+    port = _free_port()
+    log_file = tmp_path / "foreign.log"
+    args = [sys.executable, "-m", "tests.foreign_backend", "--database-url", url, "--port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--log-file", str(log_file)],
+        # What a shell does to a background job: SIGINT ignored before exec.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "listening" not in (log_file.read_text() if log_file.exists() else ""):
+            assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert "INFO stopping" in log_file.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _concurrently(
