@@ -175,11 +175,14 @@ def load_suite(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_DIR)
             continue
         if member is None:
             continue
-        if member not in known:
+        # A team's suite may list its own scenario files, relative to the suite file.
+        by_path = member.endswith(".toml") or "/" in member
+        if not by_path and member not in known:
             c.error(p, f"unknown scenario {member!r}{did_you_mean(member, known)}; known: {', '.join(known)}")
             continue
         try:
-            entries.append(SuiteEntry(load_scenario(member, scenarios_dir=scenarios_dir), speedup))
+            found = path.parent / member if by_path else member
+            entries.append(SuiteEntry(load_scenario(found, scenarios_dir=scenarios_dir), speedup))
         except InvalidInput as e:
             c.error(p, f"scenario {member!r} is invalid:\n{e}")
     if c.errors or name is None or description is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import InvalidInput
 from harness.scenario import (
     FLOWS,
     Kind,
@@ -200,3 +201,16 @@ def test_orchestrator_facing_helpers() -> None:
     release = next(s for s in list_suites() if s.name == "release")
     assert [m.name for m in release.scenarios][:2] == ["steady_50", "peak_200"]
     assert load_scenario("steady_50").path.name == "steady_50.toml"
+
+
+def test_a_suite_may_list_scenario_files_relative_to_itself(tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    team.mkdir()
+    write(team, "their_load", "duration_s = 100\nspeedup = 10\n" + RATES)
+    (tmp_path / "suites").mkdir()
+    write(tmp_path / "suites", "s", 'scenarios = ["../team/their_load.toml"]\n')
+    suite = load_suite(tmp_path / "suites" / "s.toml", scenarios_dir=tmp_path)
+    assert [m.name for m in suite.scenarios] == ["their_load"]
+    write(tmp_path / "suites", "bad", 'scenarios = ["../team/nope.toml"]\n')
+    with pytest.raises(InvalidInput, match=r"nope\.toml: no such scenario file"):
+        load_suite(tmp_path / "suites" / "bad.toml", scenarios_dir=tmp_path)
