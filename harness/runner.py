@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
 from harness.db.container import DockerBackend
+from harness.db_control import DbControl
 from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.health_sampler import HealthSampler
@@ -30,6 +31,7 @@ from harness.progress import Progress
 from harness.reconcile import reconcile
 from harness.run_folder import RunRecord, iso, machine, versions
 from harness.stack import Stack, external_stack, start_service_stack
+from harness.target import Tls
 
 # Past the plan's duration, how long Locust may take to stop before the harness stops it.
 OVERRUN_S = 45.0
@@ -51,6 +53,9 @@ class RunOptions:
     service_env: dict[str, str] = field(default_factory=dict)
     service_log: Path | None = None  # with `target`: the target service's log, copied as it grows
     toxiproxy_url: str | None = None  # db_latency's proxy on this Toxiproxy (else loadgate's own)
+    tls: Tls = field(default_factory=Tls)  # how the target's certificate is checked (https only)
+    db_container: str | None = None  # a user's PostgreSQL container for the database faults
+    db_hooks: Path | None = None  # or a hooks file with their commands (faults/db_hooks.py)
 
 
 @dataclass
@@ -103,6 +108,8 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
             ],
             "phases": [],
             "target": options.target,
+            "target_tls_verify": options.tls.verify,
+            "target_ca_bundle": str(options.tls.ca_bundle) if options.tls.ca_bundle else None,
             "database": None,
             "safeguards_off": list(options.safeguards_off),
             "race_window_ms": float(options.service_env.get("RACE_WINDOW_MS", 0)),
@@ -181,9 +188,11 @@ def run_plan(
     *,
     backend: Backend | None,
     out: TextIO,
+    db_control: DbControl | None = None,
 ) -> Outcome:
     """Run a resolved plan into `run_dir`. Raises only for KeyboardInterrupt; failures are recorded."""
     (run_dir / "scenario.toml").write_text(scenario_text)
+    plan = {**plan, "tls": options.tls.to_plan()}  # how the Locust users check the certificate
     (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
     record = _initial_record(run_dir, plan, options)
     stack: Stack | None = None
@@ -211,15 +220,17 @@ def run_plan(
         record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
         if stack.proxy is not None:
             record.update(fault_proxy=stack.info["fault_proxy"])
+        if db_control is not None:
+            record.update(db_control=db_control.describe())
         if stack.service is not None:
             record.add_process({"name": "service", "pid": stack.service.pid})
         if options.service_log is not None:
             tail = LogTail(options.service_log, run_dir / "service.jsonl")
             tail.start()
             record.update(service_log=str(options.service_log))
-        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
+        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv", verify=options.tls.httpx_verify())
         sampler.start()
-        health = HealthSampler(stack.base_url, run_dir / "health.csv")
+        health = HealthSampler(stack.base_url, run_dir / "health.csv", verify=options.tls.httpx_verify())
         health.start()
         locust = LocustProcesses(
             host=stack.base_url,
@@ -241,12 +252,16 @@ def run_plan(
         cpu.start()
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
         if plan.get("faults"):
+            hooks = db_control.hooks if db_control is not None else None
             context = FaultContext(
                 pg=getattr(backend, "pg", None),
-                container=backend if isinstance(backend, DockerBackend) else None,
+                container=backend
+                if isinstance(backend, DockerBackend)
+                else (db_control.container if db_control is not None else None),
                 service=stack.service,
                 database_url=stack.database_url or "",
                 db_proxy=stack.proxy,
+                hooks=hooks.logging_to(run_dir / "db_hooks.log", stack.database_url) if hooks else None,
             )
             scheduler = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
             scheduler.start()
@@ -255,6 +270,7 @@ def run_plan(
             float(plan.get("duration_s") or 0),
             [(p["name"], p["start_s"], p["duration_s"]) for p in plan.get("phases", [])],
             out=out,
+            target=stack.base_url,
         )
         deadline = time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
         why = _drive(locust, stack, progress, deadline, scheduler)
