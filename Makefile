@@ -3,6 +3,7 @@
 # report's browser test when it can (root with apt); without it that one test says why it skips.
 # It also installs Debian's docker.io, so the Docker backend's tests can start a private dockerd
 # (the tests use $DOCKER_HOST or /var/run/docker.sock instead when an engine answers there).
+# It also installs Debian's iproute2 (`ip`) for the test of a --target in a network namespace.
 # `make bench` does the same for wrk, which bench/generator_ceiling.py compares Locust with.
 PYTHON ?= python3
 VENV := .venv
@@ -11,6 +12,7 @@ STAMP := $(VENV)/.stamp-install
 CHROMIUM_STAMP := $(VENV)/.stamp-chromium
 WRK_STAMP := $(VENV)/.stamp-wrk
 DOCKER_STAMP := $(VENV)/.stamp-dockerd
+IPROUTE_STAMP := $(VENV)/.stamp-iproute2
 SUITE ?= release
 
 .PHONY: run test serve lint unit integration e2e bench clean
@@ -39,6 +41,15 @@ $(DOCKER_STAMP): | $(STAMP)
 	else echo "no Docker engine and no root apt: the Docker backend's tests will skip"; fi
 	@touch $(DOCKER_STAMP)
 
+$(IPROUTE_STAMP): | $(STAMP)
+	@if command -v ip >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's iproute2 for the network-namespace target test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null) \
+	    || echo "iproute2 could not be installed; the network-namespace test will skip"; \
+	else echo "no ip command and no root apt: the network-namespace test will skip"; fi
+	@touch $(IPROUTE_STAMP)
+
 $(WRK_STAMP): | $(STAMP)
 	@if command -v wrk >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -51,7 +62,7 @@ $(WRK_STAMP): | $(STAMP)
 run: $(STAMP)
 	$(BIN)/harness run $(SUITE) $(ARGS)
 
-test: $(STAMP) $(CHROMIUM_STAMP) $(DOCKER_STAMP)
+test: $(STAMP) $(CHROMIUM_STAMP) $(DOCKER_STAMP) $(IPROUTE_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -60,7 +71,7 @@ unit: $(STAMP)
 integration: $(STAMP) $(DOCKER_STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP) $(DOCKER_STAMP)
+e2e: $(STAMP) $(DOCKER_STAMP) $(IPROUTE_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 serve: $(STAMP)

@@ -62,7 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--speedup", type=_positive, help="multiply every rate, divide every duration")
     run.add_argument("--workers", type=int, default=0, help="local Locust worker processes (0: one process)")
     run.add_argument(
-        "--target", help="run against a backend someone else runs (loopback URL); starts nothing"
+        "--target",
+        metavar="URL",
+        help="run against a backend someone else runs (http(s)://host[:port]); starts nothing",
+    )
+    run.add_argument(
+        "--insecure", action="store_true", help="with --target https://: do not verify its TLS certificate"
+    )
+    run.add_argument(
+        "--ca-bundle", type=Path, metavar="PATH", help="with --target https://: trust this CA file (PEM)"
+    )
+    run.add_argument(
+        "--db-container",
+        metavar="NAME_OR_ID",
+        help="the target's PostgreSQL container on $DOCKER_HOST's engine: gives back db_restart/crash/pause",
+    )
+    run.add_argument(
+        "--db-hooks",
+        type=Path,
+        metavar="FILE",
+        help="TOML of stop/start/kill/pause/resume commands for the target's database (docs/targets.md)",
     )
     run.add_argument(
         "--fixtures", type=Path, help="with --target: that backend's seeded users (fixtures JSON)"
@@ -221,6 +240,7 @@ def _service_env(args: argparse.Namespace) -> dict[str, str]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.orchestrate import run_named
     from harness.runner import RunOptions
+    from harness.target import Tls, parse_target
 
     if args.master and args.expect_workers < 1:
         raise InvalidInput("--master needs --expect-workers N (N >= 1)")
@@ -238,10 +258,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         load_users(args.users)  # every error in the file, before anything starts
     if args.service_log is not None and not args.service_log.is_file():
         raise InvalidInput(f"--service-log {args.service_log}: no such file")
+    if (args.insecure or args.ca_bundle) and not args.target:
+        raise InvalidInput(
+            "--insecure/--ca-bundle go with --target (the harness's own service is plain http)"
+        )
     options = RunOptions(
         speedup=args.speedup,
         workers=args.workers,
-        target=args.target,
+        target=parse_target(args.target) if args.target else None,
+        tls=Tls(verify=not args.insecure, ca_bundle=args.ca_bundle),
+        db_container=args.db_container,
+        db_hooks=args.db_hooks,
         fixtures=args.fixtures,
         database_url=args.database_url or (None if args.target else os.environ.get("DATABASE_URL")),
         safeguards_off=args.safeguards_off,
@@ -272,7 +299,7 @@ def _cmd_fixtures(args: argparse.Namespace) -> int:
     from harness.users_file import load_users
 
     users = load_users(args.users)
-    for warning in write_fixtures(args.target, users, args.out, insecure=args.insecure):
+    for warning in write_fixtures(args.target, users, args.out, verify=not args.insecure):
         print(f"harness: warning: {warning}", file=sys.stderr)
     print(f"fixtures for {len(users)} users of {args.target} written to {args.out} (no tokens)")
     return 0

@@ -9,6 +9,7 @@ written: the Locust users log in themselves and again when a token expires (acto
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,15 @@ def check_cast(users: Iterable[dict[str, Any]]) -> tuple[list[str], list[str]]:
 
 
 def build_fixtures(
-    target: str, users: list[UserCredentials], *, insecure: bool = False, timeout_s: float = 10.0
+    target: str,
+    users: list[UserCredentials],
+    *,
+    verify: bool | ssl.SSLContext = True,
+    timeout_s: float = 10.0,
 ) -> tuple[dict[str, Any], list[str]]:
     """Log every user in to `target`; (the fixtures document, warnings). Raises naming every problem."""
     entries, errors = [], []
-    with httpx.Client(base_url=target.rstrip("/"), verify=not insecure, timeout=timeout_s) as client:
+    with httpx.Client(base_url=target.rstrip("/"), verify=verify, timeout=timeout_s) as client:
         for user in users:
             entry, error = _login(client, user)
             if entry is not None:
@@ -127,10 +132,10 @@ def build_fixtures(
 
 
 def write_fixtures(
-    target: str, users: list[UserCredentials], out: Path, *, insecure: bool = False
+    target: str, users: list[UserCredentials], out: Path, *, verify: bool | ssl.SSLContext = True
 ) -> list[str]:
     """`build_fixtures` into `out` (written whole, atomically); the warnings."""
-    doc, warnings = build_fixtures(target, users, insecure=insecure)
+    doc, warnings = build_fixtures(target, users, verify=verify)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")

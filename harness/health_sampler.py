@@ -9,6 +9,7 @@ sent, flushed one by one so a killed run keeps them.
 from __future__ import annotations
 
 import csv
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -58,12 +59,14 @@ class HealthSampler:
         interval_s: float = 0.25,
         timeout_s: float = 3.0,
         endpoints: dict[str, str] | None = None,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.path = path
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.endpoints = dict(endpoints or ENDPOINTS)
+        self.verify = verify  # the target's TLS check (harness.target.Tls)
         self._halt = threading.Event()
         self._csv: HealthCsv | None = None
         self._threads: list[threading.Thread] = []
@@ -90,7 +93,7 @@ class HealthSampler:
 
     def _poll(self, name: str, url: str) -> None:
         assert self._csv is not None
-        with httpx.Client(timeout=self.timeout_s) as client:
+        with httpx.Client(timeout=self.timeout_s, verify=self.verify) as client:
             next_at = time.monotonic()
             while not self._halt.is_set():
                 ts = time.time()

@@ -2,7 +2,10 @@
 
 A suite runs its scenarios in sequence into one folder (`runs/<suite>-<ts>/NN-<scenario>/`),
 on one database server (a fresh database and a fresh service per scenario, so no scenario sees
-another's rows), and is judged as one report.
+another's rows), and is judged as one report. A member whose faults this run's setup cannot
+inject (a database restart on a `--target` nobody gave the harness a way to restart) is skipped
+with the reason, recorded in the suite's run.json (`skipped`); a scenario named on its own that
+cannot run is refused (exit 2) with the same reason.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.db.backends import Backend, make_backend
+from harness.db_control import DbControl, open_db_control, run_setup
 from harness.errors import HarnessError, InvalidInput
-from harness.faults import validate_all
+from harness.faults import RunSetup, unsupported, validate_all
 from harness.probes import SHIPPED, ProbeSet, probe_set
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
 from harness.scenario import Scenario, Suite, load_scenario, load_suite, suite_exists
+from harness.target import check_live
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Planned:
     scenario: Scenario
     plan: dict[str, Any]
     text: str
+    skipped: str | None = None  # why this suite member cannot run in this setup
     probes: ProbeSet = SHIPPED
 
 
@@ -56,13 +62,19 @@ def _probes(scenario: Scenario, suite: Suite | None, options: RunOptions | None)
 def _plan(
     scenario: Scenario,
     speedup: float | None,
-    context_kind: str,
+    context: str | RunSetup,
+    *,
+    may_skip: bool,
     probes: ProbeSet = SHIPPED,
 ) -> Planned:
     plan = scenario.resolve(speedup).to_json()
+    skipped = None
     if plan.get("faults"):
         try:
-            validate_all(plan["faults"], context_kind, duration_s=float(plan["duration_s"]))
+            validate_all(plan["faults"], context, duration_s=float(plan["duration_s"]), check_context=False)
+            skipped = unsupported(plan["faults"], context)
+            if skipped is not None and not may_skip:
+                raise InvalidInput(skipped)
         except InvalidInput as exc:
             raise InvalidInput(f"{scenario.path}: {exc}") from exc
     thresholds = plan.get("thresholds") or []
@@ -70,29 +82,28 @@ def _plan(
         from reports import validate_thresholds
 
         validate_thresholds(thresholds, str(scenario.path))
-    return Planned(scenario, plan, scenario.path.read_text(), probes)
+    return Planned(scenario, plan, scenario.path.read_text(), skipped, probes)
 
 
 def plan_all(
-    name: str, speedup: float | None, context_kind: str, options: RunOptions | None = None
+    name: str, speedup: float | None, context: str | RunSetup, options: RunOptions | None = None
 ) -> tuple[str, bool, list[Planned]]:
-    """Resolve `name` (a suite or a scenario) into validated plans, before anything starts."""
+    """Resolve `name` (a suite or a scenario) into validated plans, before anything starts.
+
+    A suite member the context cannot inject the faults of comes back with `skipped` set; a
+    scenario named on its own raises InvalidInput instead (the user asked for exactly that one).
+    """
     if suite_exists(name):
         suite = load_suite(name)
         planned = []
         for member in suite.scenarios:
-            scenario = load_scenario(member.name)
-            planned.append(
-                _plan(
-                    scenario,
-                    speedup if speedup is not None else member.speedup,
-                    context_kind,
-                    _probes(scenario, suite, options),
-                )
-            )
+            member_speedup = speedup if speedup is not None else member.speedup
+            probes = _probes(member.scenario, suite, options)
+            planned.append(_plan(member.scenario, member_speedup, context, may_skip=True, probes=probes))
         return suite.name, True, planned
     scenario = load_scenario(name)
-    return scenario.name, False, [_plan(scenario, speedup, context_kind, _probes(scenario, None, options))]
+    probes = _probes(scenario, None, options)
+    return scenario.name, False, [_plan(scenario, speedup, context, may_skip=False, probes=probes)]
 
 
 def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:
@@ -127,9 +138,57 @@ def run_named(
     """Run a scenario or suite; return the gate's exit status (0 pass, 1 fail, 2 harness failure)."""
     external = "external" if options.database_url else backend_kind
     context_kind = "target" if options.target else external
-    title, is_suite, planned = plan_all(name, options.speedup, context_kind, options)
+    setup, hooks = run_setup(context_kind, options.db_container, options.db_hooks)
+    title, is_suite, planned = plan_all(name, options.speedup, setup, options)
     if options.toxiproxy_url:
         _check_toxiproxy(options, out)
+    if options.target:
+        check_live(options.target, options.tls)
+        tls = "" if not options.target.startswith("https") else f" (TLS {options.tls.describe()})"
+        out.write(f"loadgate: target {options.target} answers{tls}\n")
+    runnable = [p for p in planned if p.skipped is None]
+    if not runnable:
+        raise InvalidInput("nothing to run: every member was skipped:\n" + _skipped_text(planned))
+    db_control = open_db_control(setup, hooks, options.database_url)
+    try:
+        return _run_planned(
+            title,
+            is_suite,
+            planned,
+            options,
+            db_control,
+            backend_kind=backend_kind,
+            docker_image=docker_image,
+            report=report,
+            thresholds=thresholds,
+            fail_on_insufficient=fail_on_insufficient,
+            runs_dir=runs_dir,
+            out=out,
+        )
+    finally:
+        if db_control is not None:
+            db_control.close()
+
+
+def _skipped_text(planned: list[Planned]) -> str:
+    return "\n".join(f"  {p.scenario.name}: skipped: {p.skipped}" for p in planned if p.skipped)
+
+
+def _run_planned(
+    title: str,
+    is_suite: bool,
+    planned: list[Planned],
+    options: RunOptions,
+    db_control: DbControl | None,
+    *,
+    backend_kind: str,
+    docker_image: str | None,
+    report: bool,
+    thresholds: Path | None,
+    fail_on_insufficient: bool,
+    runs_dir: Path,
+    out: TextIO,
+) -> int:
     root = new_run_dir(title, parent=runs_dir)
     point_latest(root, parent=runs_dir)
     out.write(f"loadgate: {'suite' if is_suite else 'scenario'} {title} -> {root}\n")
@@ -149,6 +208,10 @@ def run_named(
                     "started_at": iso(time.time()),
                     "scenarios": [p.scenario.name for p in planned],
                     "children": [],
+                    "skipped": [
+                        {"scenario": p.scenario.name, "reason": p.skipped} for p in planned if p.skipped
+                    ],
+                    "target": options.target,
                     "versions": versions(),
                     "machine": machine(),
                 },
@@ -159,6 +222,9 @@ def run_named(
             out.write(f"loadgate: starting {backend.kind} PostgreSQL\n")
             backend.start()
         for i, item in enumerate(planned, start=1):
+            if item.skipped is not None:
+                out.write(f"loadgate: [{i}/{len(planned)}] {item.scenario.name}: skipped: {item.skipped}\n")
+                continue
             run_dir = root
             if is_suite:
                 run_dir = root / f"{i:02d}-{item.scenario.name}"
@@ -172,7 +238,15 @@ def run_named(
             )
             scenario_options = dataclasses.replace(options, probe_set=item.probes)
             outcomes.append(
-                run_plan(item.plan, item.text, run_dir, scenario_options, backend=backend, out=out)
+                run_plan(
+                    item.plan,
+                    item.text,
+                    run_dir,
+                    scenario_options,
+                    backend=backend,
+                    db_control=db_control,
+                    out=out,
+                )
             )
     except KeyboardInterrupt:
         interrupted = True
@@ -182,7 +256,8 @@ def run_named(
             backend.stop()
         if suite_record is not None:
             statuses = {o.status for o in outcomes}
-            done = len(outcomes) == len(planned) and statuses <= {"complete"}
+            ran = [p for p in planned if p.skipped is None]
+            done = len(outcomes) == len(ran) and statuses <= {"complete"}
             suite_record.update(
                 status="complete" if done and not interrupted else "incomplete",
                 ended_at=iso(time.time()),

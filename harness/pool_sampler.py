@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -15,12 +16,21 @@ COLUMNS = ["ts", "status", "size", "active", "idle", "waiting", "max", "utilizat
 class PoolSampler(threading.Thread):
     """A daemon thread; `stop()` ends it and closes the file."""
 
-    def __init__(self, base_url: str, path: Path, *, interval_s: float = 1.0, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        path: Path,
+        *,
+        interval_s: float = 1.0,
+        timeout_s: float = 2.0,
+        verify: bool | ssl.SSLContext = True,
+    ) -> None:
         super().__init__(name="pool-sampler", daemon=True)
         self.url = base_url.rstrip("/") + "/health/pool"
         self.path = path
         self.interval_s = interval_s
         self.timeout_s = timeout_s
+        self.verify = verify  # the target's TLS check (harness.target.Tls)
         self._halt = threading.Event()
         self.samples = 0
 
@@ -49,7 +59,10 @@ class PoolSampler(threading.Thread):
 
     def run(self) -> None:
         new = not self.path.exists()
-        with open(self.path, "a", newline="") as fh, httpx.Client(timeout=self.timeout_s) as client:
+        with (
+            open(self.path, "a", newline="") as fh,
+            httpx.Client(timeout=self.timeout_s, verify=self.verify) as client,
+        ):
             writer = csv.writer(fh)
             if new:
                 writer.writerow(COLUMNS)

@@ -50,6 +50,7 @@ class Progress:
     out: TextIO = sys.stderr
     started: float = field(default_factory=time.time)
     faults: list[str] = field(default_factory=list)
+    target: str = ""  # the base URL under load, named on every line
     total: int = 0
     errors: int = 0
     races: int = 0
@@ -112,6 +113,8 @@ class Progress:
             f"p95(10s)={p95}",
             f"errors={self.errors}",
         ]
+        if self.target:
+            parts.insert(1, f"target={self.target}")
         if self.races:
             parts.append(f"race_trials={self.races}")
         if self.faults:

@@ -18,6 +18,7 @@ tell is a run error, never a silent pass.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,7 +107,12 @@ def order_key_effects(rows: Iterable[dict[str, str]], keys: set[str]) -> dict[st
 
 
 def fetch_http(
-    base_url: str, fixtures_path: Path, need: Needs, rows: list[dict[str, str]], *, verify: bool | str = True
+    base_url: str,
+    fixtures_path: Path,
+    need: Needs,
+    rows: list[dict[str, str]],
+    *,
+    verify: bool | ssl.SSLContext = True,
 ) -> Found:
     """Answer `need` through the target's API (see the module docstring)."""
     found = Found()
@@ -128,7 +134,7 @@ def uncheckable(need: Needs) -> dict[str, int]:
     return {kind: len(ids) for kind, ids in need.ids.items() if kind not in THROUGH_ORDERS and ids}
 
 
-def reconcile_stack(run_dir: Path, stack: Stack, *, verify: bool | str = True) -> dict[str, Any]:
+def reconcile_stack(run_dir: Path, stack: Stack, *, verify: bool | ssl.SSLContext = True) -> dict[str, Any]:
     """`reconcile.json` from the strongest source: the database when its schema is the reference
     service's (the harness runs that service, or a target's database answers the look-ups), else
     the target's API."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
 from harness.db.container import DockerBackend
+from harness.db_control import DbControl
 from harness.errors import HarnessError, RunFailed
 from harness.faults import FaultContext, FaultScheduler, needs_proxy
 from harness.health_sampler import HealthSampler
@@ -31,6 +33,7 @@ from harness.progress import Progress
 from harness.reconcile_http import reconcile_stack
 from harness.run_folder import RunRecord, iso, machine, versions
 from harness.stack import Stack, external_stack, start_service_stack
+from harness.target import Tls
 
 # Past the plan's duration, how long Locust may take to stop before the harness stops it.
 OVERRUN_S = 45.0
@@ -56,6 +59,9 @@ class RunOptions:
     probes_off: tuple[str, ...] = ()  # --probes-off NAME,...
     probe_set: ProbeSet = field(default_factory=ProbeSet)  # this scenario's, resolved by orchestrate
     users: Path | None = None  # with `target`: a users file, logged in into the run's fixtures.json
+    tls: Tls = field(default_factory=Tls)  # how the target's certificate is checked (https only)
+    db_container: str | None = None  # a user's PostgreSQL container for the database faults
+    db_hooks: Path | None = None  # or a hooks file with their commands (faults/db_hooks.py)
 
 
 @dataclass
@@ -108,6 +114,8 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
             ],
             "phases": [],
             "target": options.target,
+            "target_tls_verify": options.tls.verify,
+            "target_ca_bundle": str(options.tls.ca_bundle) if options.tls.ca_bundle else None,
             "database": None,
             "safeguards_off": list(options.safeguards_off),
             "race_window_ms": float(options.service_env.get("RACE_WINDOW_MS", 0)),
@@ -169,21 +177,23 @@ def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord, pr
     (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
-def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord) -> Path:
+def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord, tls: Tls) -> Path:
     """The run folder's fixtures.json, from logging every user of `users` in to `target`."""
     from harness.fixtures_build import write_fixtures
     from harness.users_file import load_users
 
     out = run_dir / "fixtures.json"
-    warnings = write_fixtures(target, load_users(users), out)
+    warnings = write_fixtures(target, load_users(users), out, verify=tls.httpx_verify())
     record.update(users_file=str(users), users_warnings=warnings)
     return out
 
 
-def _write_reconcile(run_dir: Path, stack: Stack, record: RunRecord) -> None:
+def _write_reconcile(
+    run_dir: Path, stack: Stack, record: RunRecord, verify: bool | ssl.SSLContext = True
+) -> None:
     """`reconcile.json`; a reconciliation that cannot run is a run error, never a silent gap."""
     try:
-        reconcile_stack(run_dir, stack)
+        reconcile_stack(run_dir, stack, verify=verify)
     except Exception as exc:
         record.add_error(f"reconciliation could not run: {type(exc).__name__}: {exc}")
 
@@ -196,9 +206,11 @@ def run_plan(
     *,
     backend: Backend | None,
     out: TextIO,
+    db_control: DbControl | None = None,
 ) -> Outcome:
     """Run a resolved plan into `run_dir`. Raises only for KeyboardInterrupt; failures are recorded."""
     (run_dir / "scenario.toml").write_text(scenario_text)
+    plan = {**plan, "tls": options.tls.to_plan()}  # how the Locust users check the certificate
     (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
     record = _initial_record(run_dir, plan, options)
     stack: Stack | None = None
@@ -214,7 +226,7 @@ def run_plan(
         if options.target:
             fixtures = options.fixtures
             if options.users is not None:
-                fixtures = _users_fixtures(options.target, options.users, run_dir, record)
+                fixtures = _users_fixtures(options.target, options.users, run_dir, record, options.tls)
             stack = external_stack(options.target, fixtures, options.database_url)
         else:
             assert backend is not None
@@ -230,6 +242,8 @@ def run_plan(
         record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
         if stack.proxy is not None:
             record.update(fault_proxy=stack.info["fault_proxy"])
+        if db_control is not None:
+            record.update(db_control=db_control.describe())
         if stack.service is not None:
             record.add_process({"name": "service", "pid": stack.service.pid})
         if options.service_log is not None:
@@ -238,9 +252,9 @@ def run_plan(
             record.update(service_log=str(options.service_log))
         pg = PgEvidence(run_dir, stack.database_url, stack.backend, note=record.add_error)
         pg.start()
-        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv")
+        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv", verify=options.tls.httpx_verify())
         sampler.start()
-        health = HealthSampler(stack.base_url, run_dir / "health.csv")
+        health = HealthSampler(stack.base_url, run_dir / "health.csv", verify=options.tls.httpx_verify())
         health.start()
         locust = LocustProcesses(
             host=stack.base_url,
@@ -262,12 +276,16 @@ def run_plan(
         cpu.start()
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
         if plan.get("faults"):
+            hooks = db_control.hooks if db_control is not None else None
             context = FaultContext(
                 pg=getattr(backend, "pg", None),
-                container=backend if isinstance(backend, DockerBackend) else None,
+                container=backend
+                if isinstance(backend, DockerBackend)
+                else (db_control.container if db_control is not None else None),
                 service=stack.service,
                 database_url=stack.database_url or "",
                 db_proxy=stack.proxy,
+                hooks=hooks.logging_to(run_dir / "db_hooks.log", stack.database_url) if hooks else None,
             )
             scheduler = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
             scheduler.start()
@@ -276,6 +294,7 @@ def run_plan(
             float(plan.get("duration_s") or 0),
             [(p["name"], p["start_s"], p["duration_s"]) for p in plan.get("phases", [])],
             out=out,
+            target=stack.base_url,
         )
         deadline = time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
         why = _drive(locust, stack, progress, deadline, scheduler)
@@ -300,7 +319,8 @@ def run_plan(
         raise RunFailed(errors[-1]) from exc
     finally:
         samplers = (sampler, health, cpu, tail, pg)
-        _shutdown(record, scheduler, locust, samplers, stack, run_dir, status, options.probe_set)
+        verify = options.tls.httpx_verify()
+        _shutdown(record, scheduler, locust, samplers, stack, run_dir, status, options.probe_set, verify)
     return Outcome(run_dir, status, errors)
 
 
@@ -315,6 +335,7 @@ def _shutdown(
     run_dir: Path,
     status: str,
     probes: ProbeSet = SHIPPED,
+    verify: bool | ssl.SSLContext = True,
 ) -> None:
     """Stop everything this run started, in reverse order, then run the probes on what is left.
 
@@ -348,7 +369,7 @@ def _shutdown(
                 attempt(
                     "the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record, probes)
                 )
-                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record))
+                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record, verify))
             attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
         record.data["processes"] = exits
         record.update(status=status, ended_at=iso(time.time()))

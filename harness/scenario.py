@@ -159,7 +159,11 @@ def load_suite(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_DIR)
         c.error("scenarios", "required: a non-empty array of scenario names or {name, speedup} tables")
         raw = []
     entries: list[SuiteEntry] = []
-    known = tuple(_known(scenarios_dir))
+    # A suite file outside the project (`my/suites/x.toml`) may name scenarios of its own folder
+    # (`my/*.toml`) as well as the project's; its own come first.
+    beside = path.resolve().parent.parent
+    dirs = [beside, scenarios_dir] if beside != scenarios_dir.resolve() else [scenarios_dir]
+    known = tuple(sorted({n for d in dirs for n in _known(d)}))
     for i, item in enumerate(raw):
         p = f"scenarios[{i}]"
         member: str | None
@@ -181,8 +185,13 @@ def load_suite(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_DIR)
             c.error(p, f"unknown scenario {member!r}{did_you_mean(member, known)}; known: {', '.join(known)}")
             continue
         try:
-            found = path.parent / member if by_path else member
-            entries.append(SuiteEntry(load_scenario(found, scenarios_dir=scenarios_dir), speedup))
+            if by_path:
+                entries.append(
+                    SuiteEntry(load_scenario(path.parent / member, scenarios_dir=scenarios_dir), speedup)
+                )
+            else:
+                home = next(d for d in dirs if (d / f"{member}.toml").is_file())
+                entries.append(SuiteEntry(load_scenario(member, scenarios_dir=home), speedup))
         except InvalidInput as e:
             c.error(p, f"scenario {member!r} is invalid:\n{e}")
     if c.errors or name is None or description is None:

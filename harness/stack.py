@@ -21,6 +21,7 @@ from harness.db.base import server_version
 from harness.errors import InvalidInput, RunFailed
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
+from harness.target import parse_target
 
 SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
 
@@ -132,14 +133,10 @@ def start_service_stack(
 
 def external_stack(target: str, fixtures: Path | None, database_url: str | None) -> Stack:
     """A backend someone else runs: nothing is started; its fixtures file says who may log in."""
-    if not target.startswith(("http://127.", "http://localhost", "http://[::1]")):
-        raise InvalidInput(
-            f"--target {target}: load goes to loopback addresses only (http://127.0.0.1:PORT, "
-            "http://localhost:PORT or http://[::1]:PORT)"
-        )
+    target = parse_target(target)
     if fixtures is None or not fixtures.exists():
         raise InvalidInput(
             f"--target needs --fixtures FILE (the seeded users of that backend); got {fixtures}"
         )
     info = {"target": target, "database": {"kind": "external", "read_only": True} if database_url else None}
-    return Stack(base_url=target.rstrip("/"), fixtures_path=fixtures, database_url=database_url, info=info)
+    return Stack(base_url=target, fixtures_path=fixtures, database_url=database_url, info=info)

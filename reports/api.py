@@ -3,7 +3,9 @@
 A suite folder (`run.json` kind `suite`, `children` = sub-folders) is judged child by child (each
 child gets its own four files) and then as a whole: the suite's exit status is 1 if any child
 failed a critical check, else 2 if any child could not be judged or the suite did not complete,
-else 0. Failing dominates "cannot judge": a release with a known failure is failing, whatever else.
+else 0. A member the run skipped (its faults need more than the target allows; run.json
+`skipped`) is neither: it is listed with its reason and does not make the suite incomplete.
+Failing dominates "cannot judge": a release with a known failure is failing, whatever else.
 Any error while judging (bad thresholds, missing evidence, or a bug here) is exit status 2 with the
 reason printed, never a traceback that CI would confuse with a failing release.
 """
@@ -137,12 +139,21 @@ def _generate_suite(
         j, rep = _judge_and_write(root / name, thresholds_path, fio)
         results.append((name, j, rep))
         out.write(terminal_table(j, title=f"{run.get('id') or root.name}/{name}"))
-    missing = [s for s in run.get("scenarios") or [] if not any(c.endswith(f"-{s}") for c in children)]
+    skipped = [(str(s.get("scenario")), str(s.get("reason"))) for s in run.get("skipped") or []]
+    missing = [
+        s
+        for s in run.get("scenarios") or []
+        if not any(c.endswith(f"-{s}") for c in children) and s not in dict(skipped)
+    ]
     complete = run.get("status") == "complete" and not missing
     code = _suite_exit([j.exit_code for _, j, _ in results], complete)
     reasons = [f"{name}: {r}" for name, j, _ in results for r in j.reasons]
     if not complete:
         reasons.append(f"suite status {run.get('status')}" + (f"; never ran: {missing}" if missing else ""))
+    if not results and skipped:
+        reasons.append("every member was skipped: nothing was judged")
+    for name, why in skipped:
+        out.write(f"skipped: {name}: {why}\n")
     suite = Judgement(str(root), run, [], code, reasons, [])
     doc = {
         "schema": "loadgate.suite/1",
@@ -151,8 +162,19 @@ def _generate_suite(
         "reasons": reasons,
         "run": {
             k: run.get(k)
-            for k in ("id", "scenario", "kind", "status", "started_at", "ended_at", "versions", "machine")
+            for k in (
+                "id",
+                "scenario",
+                "kind",
+                "status",
+                "target",
+                "started_at",
+                "ended_at",
+                "versions",
+                "machine",
+            )
         },
+        "skipped": [{"name": n, "reason": why} for n, why in skipped],
         "children": [
             {
                 "name": n,
@@ -173,6 +195,10 @@ def _generate_suite(
         "",
     ]
     md += [f"- {r}" for r in reasons] + [""]
+    if run.get("target"):
+        md[2:2] = [f"Target `{run['target']}`.", ""]
+    if skipped:
+        md += ["## Skipped", ""] + [f"- {n}: skipped: {why}" for n, why in skipped] + [""]
     md += [
         f"## {n}: {j.verdict}\n\n" + (markdown(j, rep.summary).split("\n", 2)[2] if rep else "")
         for n, j, rep in results
@@ -180,7 +206,7 @@ def _generate_suite(
     _write(root / "summary.md", "\n".join(md) + "\n")
     _write(
         root / "report.html",
-        suite_html(suite, [(n, j, rep.summary if rep else None) for n, j, rep in results]),
+        suite_html(suite, [(n, j, rep.summary if rep else None) for n, j, rep in results], skipped),
     )
     out.write(f"suite verdict: {suite.verdict} (exit {code})\n")
     return code

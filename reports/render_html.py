@@ -80,6 +80,7 @@ def run_html(j: Judgement, summary: dict[str, Any], capacity: str | None = None)
         failed=[c for c in checks if c.status == "fail"],
         fault_checks={label: [c for c in checks if c.name.endswith(f"[{label}]")] for label in labels},
         suite=None,
+        skipped=[],
     )
 
 
@@ -100,13 +101,21 @@ def key_charts(summary: dict[str, Any] | None) -> list[dict[str, str]]:
     return [charts_by_id[i] for i in wanted if i in charts_by_id]
 
 
-def suite_html(suite: Judgement, children: list[tuple[str, Judgement, dict[str, Any] | None]]) -> str:
-    """The page of a suite: overall verdict, then one section per scenario with its key charts."""
+def suite_html(
+    suite: Judgement,
+    children: list[tuple[str, Judgement, dict[str, Any] | None]],
+    skipped: list[tuple[str, str]] | None = None,
+) -> str:
+    """The page of a suite: overall verdict, then one section per scenario with its key charts.
+
+    `skipped`: (member, reason) of the members the run did not start (the target allows less).
+    """
     return _ENV.get_template("report.html.j2").render(
         j=suite,
         s=None,
         checks=[],
         failed=[],
         suite=[(n, cj, sort_checks(cj.checks), key_charts(s)) for n, cj, s in children],
+        skipped=skipped or [],
         capacity=None,
     )

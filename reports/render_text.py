@@ -25,7 +25,8 @@ def terminal_table(j: Judgement, title: str | None = None) -> str:
     header = ["check", "measured [95% CI]", "limit", "n", "status"]
     rows = _rows(j)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [f"loadgate report: {title or j.run.get('id') or j.run_dir}"]
+    target = f" (target {j.run['target']})" if j.run.get("target") else ""
+    lines = [f"loadgate report: {title or j.run.get('id') or j.run_dir}{target}"]
     for r in [header, ["-" * w for w in widths], *rows]:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     lines.append(f"verdict: {j.verdict} (exit {j.exit_code})")
@@ -114,7 +115,7 @@ def markdown(j: Judgement, summary: dict[str, Any]) -> str:
     out = [f"# loadgate: {run.get('scenario') or run.get('id')}: {j.verdict}", ""]
     out.append(
         f"Exit status **{j.exit_code}**; run `{run.get('id')}`, kind `{run.get('kind')}`, "
-        f"status `{run.get('status')}`."
+        f"status `{run.get('status')}`" + (f"; target `{run['target']}`." if run.get("target") else ".")
     )
     if j.reasons:
         out += ["", *(f"- {r}" for r in j.reasons)]

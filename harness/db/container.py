@@ -5,6 +5,10 @@ engine as an operator would: `pause` (cgroup freezer), `kill` (SIGKILL or SIGINT
 postmaster, PID 1 in the container) and `start` again on the same data and published port. The
 container is kept after it exits (not `--rm`) for exactly that reason, and removed at `stop()`.
 
+`DockerBackend.attach(name)` (`--db-container`) drives a container someone else created the same
+way for the database faults; the harness never removes it, and stops it only for a fault whose
+revert starts it again.
+
 A harness that dies without `stop()` (SIGKILL, power loss) cannot remove its container; the
 next start on the same host removes every loadgate container whose owner pid is gone.
 """
@@ -106,6 +110,8 @@ class DockerBackend:
     image: str | None = None
     kind: str = "docker"
     port: int = field(default_factory=free_port)
+    owned: bool = True  # False: attached to a user's container, which stop() leaves alone
+    ready_url: str | None = None  # attached: where to check that the server answers again
     _client: Any = field(default=None, init=False)
     _container: Any = field(default=None, init=False)
     _image_used: str | None = field(default=None, init=False)
@@ -117,6 +123,26 @@ class DockerBackend:
     @property
     def container_id(self) -> str | None:
         return None if self._container is None else str(self._container.id)
+
+    @classmethod
+    def attach(cls, name_or_id: str, ready_url: str | None = None) -> DockerBackend:
+        """A user's running PostgreSQL container, for the database faults (DatabaseError if none)."""
+        client = engine_client()
+        try:
+            container = client.containers.get(name_or_id)
+        except Exception as exc:
+            client.close()
+            raise DatabaseError(
+                f"--db-container {name_or_id}: the engine has no such container ({exc})"
+            ) from exc
+        backend = cls(image=None, kind="docker-attached", port=0, owned=False, ready_url=ready_url)
+        backend._client, backend._container = client, container
+        backend._image_used = ",".join(container.image.tags) if container.image is not None else None
+        if backend.status() != "running":
+            status = backend.status()
+            backend.stop()
+            raise DatabaseError(f"--db-container {name_or_id}: the container is {status}, not running")
+        return backend
 
     def start(self) -> None:
         client = engine_client()
@@ -158,8 +184,15 @@ class DockerBackend:
 
     def wait_ready(self, what: str, timeout_s: float = START_TIMEOUT_S) -> None:
         """Wait until the server answers; a container that exits meanwhile fails at once."""
+        if not self.owned and self.ready_url is None:  # no URL to ask: the engine's word only
+            deadline = time.monotonic() + timeout_s
+            while self.status() != "running":
+                if time.monotonic() > deadline:
+                    raise DatabaseError(f"the container {what} within {timeout_s:g}s ({self.status()})")
+                time.sleep(0.1)
+            return
         try:
-            wait_until_accepting(self.admin_url, timeout_s=timeout_s, alive=self._running)
+            wait_until_accepting(self.ready_url or self.admin_url, timeout_s=timeout_s, alive=self._running)
         except DatabaseError as exc:
             logs = self.log_tail()
             raise DatabaseError(
@@ -227,11 +260,14 @@ class DockerBackend:
             return f"(no logs: {exc})"
 
     def stop(self) -> None:
-        """Remove the container (and its anonymous volumes), whatever state a fault left it in."""
-        if self._container is not None:
+        """Remove the container (and its anonymous volumes), whatever state a fault left it in.
+
+        An attached container (not ours) is left as it is: only the engine connection closes.
+        """
+        if self._container is not None and self.owned:
             with contextlib.suppress(Exception):  # paused, exited or already gone: all fine
                 self._container.remove(force=True, v=True)
-            self._container = None
+        self._container = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -241,6 +277,8 @@ class DockerBackend:
             "kind": self.kind,
             "image": self._image_used or self.image,
             "container": self.container_id,
-            "url": self.admin_url,
-            "version": server_version(self.admin_url) if self._container is not None else None,
+            "url": self.admin_url if self.owned else None,
+            "version": server_version(self.ready_url or self.admin_url)
+            if self._container is not None
+            else None,
         }

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.faults.base import FaultContext, FaultFailed, Injector
+from harness.faults.base import FaultContext, FaultFailed, Injector, RunSetup
 from harness.faults.keeper import on_keeper
 from harness.faults.proxy import FaultProxy, Toxic
-from harness.faults.registry import KINDS, injector, validate, validate_all
+from harness.faults.registry import KINDS, injector, unsupported, validate, validate_all
 from harness.faults.schedule import FaultScheduler
 
 __all__ = [
@@ -25,10 +25,12 @@ __all__ = [
     "FaultProxy",
     "FaultScheduler",
     "Injector",
+    "RunSetup",
     "Toxic",
     "injector",
     "needs_proxy",
     "on_keeper",
+    "unsupported",
     "validate",
     "validate_all",
 ]

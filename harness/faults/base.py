@@ -19,10 +19,13 @@ from harness.errors import InvalidInput, RunFailed
 if TYPE_CHECKING:
     from harness.db.container import DockerBackend
     from harness.db.embedded import EmbeddedPostgres
+    from harness.faults.db_hooks import DbHooks
     from harness.faults.db_proxy import DbProxy
     from harness.faults.proxy import FaultProxy
     from harness.service_process import ServiceProcess
 
+# The database/service setups a run can have: the harness's own PostgreSQL (embedded, docker), a
+# database URL with the harness's own service (external), or a backend someone else runs (target).
 CONTEXT_KINDS = ("embedded", "external", "docker", "target")
 SPEC_KEYS = {"kind", "start_s", "duration_s", "target", "params"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -42,6 +45,7 @@ class FaultContext:
     database_url: str = ""
     proxy: FaultProxy | None = None  # driven directly (library use, tests)
     db_proxy: DbProxy | None = None  # driven through Toxiproxy's API (what a run uses)
+    hooks: DbHooks | None = None  # the user's commands that act on a database we do not run
 
 
 class Injector(Protocol):
@@ -69,6 +73,42 @@ class FaultKind:
     contexts: tuple[str, ...]
     needs: str  # why other contexts cannot run it, for the error message
     factory: Factory
+    # The --db-hooks commands that inject it on a database the harness does not run (a
+    # --db-container does all of them); empty: no way but the contexts above.
+    hooks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run's setup lets faults act on, known before anything starts."""
+
+    kind: str  # one of CONTEXT_KINDS
+    db_container: str | None = None  # --db-container: a PostgreSQL container the engine reaches
+    db_hooks: frozenset[str] | None = None  # --db-hooks: the commands its file defines
+    hooks_file: str = ""
+
+    @property
+    def db_control(self) -> bool:
+        """Whether the user gave the harness a way to act on a database it does not run."""
+        return self.db_container is not None or self.db_hooks is not None
+
+
+def cannot_inject(kind: FaultKind, setup: RunSetup) -> str | None:
+    """Why `kind` cannot be injected in `setup`, or None when it can: the one place that decides."""
+    if setup.kind in kind.contexts:
+        return None
+    if kind.hooks and setup.db_container is not None:
+        return None
+    if kind.hooks and setup.db_hooks is not None:
+        missing = [h for h in kind.hooks if h not in setup.db_hooks]
+        if not missing:
+            return None
+        return (
+            f"{kind.name} needs the hooks {' and '.join(kind.hooks)} in {setup.hooks_file} "
+            f"(missing: {', '.join(missing)})"
+        )
+    give_back = ", or --db-container NAME / --db-hooks FILE" if kind.hooks else ""
+    return f"{kind.name} needs {kind.needs}{give_back}; this run's database is {setup.kind}"
 
 
 def number(params: Mapping[str, Any], key: str, where: str, *, minimum: float = 0.0) -> float | None:

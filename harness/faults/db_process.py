@@ -1,7 +1,8 @@
 """Faults on the PostgreSQL server process itself: `db_restart`, `db_crash`, `db_pause`.
 
-They need the postmaster we own (the embedded backend) or the container we run (the Docker
-backend, see db_container.py); validation refuses them on a server someone else runs. The
+They need the postmaster we own (the embedded backend), the container we run (the Docker
+backend, see db_container.py), or a way the user gives us to act on a server someone else runs
+(`--db-container`: the same container code; `--db-hooks`: their commands, see db_hooks.py). The
 server comes back on the same port and data folder, so the service's URL stays valid and the
 test of the fault is whether the service recovers by itself.
 """
@@ -19,6 +20,7 @@ from harness.db.base import DatabaseError
 from harness.db.embedded import EmbeddedPostgres
 from harness.faults.base import Factory, FaultContext, FaultFailed, FaultKind, Injector, no_unknown
 from harness.faults.db_container import ContainerCrash, ContainerPause, ContainerRestart
+from harness.faults.db_hooks import HookCrash, HookPause, HookRestart
 from harness.faults.keeper import on_keeper
 
 EXIT_TIMEOUT_S = 15.0
@@ -134,11 +136,16 @@ def _no_params(params: Mapping[str, Any], where: str) -> None:
     no_unknown(params, set(), where)
 
 
-def _by_backend(on_process: Factory, on_container: Factory) -> Factory:
-    """The container's injector on the Docker backend, the processes' one on the embedded."""
+def _by_backend(on_process: Factory, on_container: Factory, on_hooks: Factory) -> Factory:
+    """The container's injector (Docker backend or --db-container), the hooks' (--db-hooks), or
+    the processes' one (embedded)."""
 
     def make(params: Mapping[str, Any], context: FaultContext) -> Injector:
-        return on_container(params, context) if context.container is not None else on_process(params, context)
+        if context.container is not None:
+            return on_container(params, context)
+        if context.hooks is not None:
+            return on_hooks(params, context)
+        return on_process(params, context)
 
     return make
 
@@ -146,7 +153,28 @@ def _by_backend(on_process: Factory, on_container: Factory) -> Factory:
 _NEEDS = "a PostgreSQL the harness runs (embedded: its postmaster; docker: its container)"
 _OURS = ("embedded", "docker")
 KINDS = [
-    FaultKind("db_restart", _no_params, _OURS, _NEEDS, _by_backend(DbRestart, ContainerRestart)),
-    FaultKind("db_crash", _no_params, _OURS, _NEEDS, _by_backend(DbCrash, ContainerCrash)),
-    FaultKind("db_pause", _no_params, _OURS, _NEEDS, _by_backend(DbPause, ContainerPause)),
+    FaultKind(
+        "db_restart",
+        _no_params,
+        _OURS,
+        _NEEDS,
+        _by_backend(DbRestart, ContainerRestart, HookRestart),
+        hooks=("stop", "start"),
+    ),
+    FaultKind(
+        "db_crash",
+        _no_params,
+        _OURS,
+        _NEEDS,
+        _by_backend(DbCrash, ContainerCrash, HookCrash),
+        hooks=("kill", "start"),
+    ),
+    FaultKind(
+        "db_pause",
+        _no_params,
+        _OURS,
+        _NEEDS,
+        _by_backend(DbPause, ContainerPause, HookPause),
+        hooks=("pause", "resume"),
+    ),
 ]

@@ -7,7 +7,16 @@ from typing import Any
 
 from harness.errors import InvalidInput
 from harness.faults import db_process, network, service, sessions
-from harness.faults.base import CONTEXT_KINDS, FaultContext, FaultKind, Injector, check_common, params_of
+from harness.faults.base import (
+    CONTEXT_KINDS,
+    FaultContext,
+    FaultKind,
+    Injector,
+    RunSetup,
+    cannot_inject,
+    check_common,
+    params_of,
+)
 
 KINDS: dict[str, FaultKind] = {
     k.name: k for k in (*db_process.KINDS, *network.KINDS, *sessions.KINDS, *service.KINDS)
@@ -24,25 +33,46 @@ def validate(spec: Mapping[str, Any], where: str = "fault") -> None:
     kind.check_params(params_of(spec), f"{where}.params")
 
 
+def _setup(context: str | RunSetup) -> RunSetup:
+    setup = context if isinstance(context, RunSetup) else RunSetup(context)
+    if setup.kind not in CONTEXT_KINDS:
+        raise InvalidInput(f"context kind {setup.kind!r}: must be one of {', '.join(CONTEXT_KINDS)}")
+    return setup
+
+
+def unsupported(faults: Sequence[Mapping[str, Any]], context: str | RunSetup) -> str | None:
+    """Why the run's setup cannot inject one of these (checked) faults, None when it can inject all."""
+    setup = _setup(context)
+    for index, spec in enumerate(faults):
+        reason = cannot_inject(KINDS[spec["kind"]], setup)
+        if reason is not None:
+            return f"faults[{index}].kind: {reason}"
+    return None
+
+
 def validate_all(
-    faults: Sequence[Mapping[str, Any]], context_kind: str, *, duration_s: float | None = None
+    faults: Sequence[Mapping[str, Any]],
+    context: str | RunSetup,
+    *,
+    duration_s: float | None = None,
+    check_context: bool = True,
 ) -> None:
     """Check every fault of a plan, that the run's context can inject it, and that none overlap.
 
-    `context_kind` is the database/service setup: "embedded", "external", "docker" or "target".
+    `context` is the database/service setup: "embedded", "external", "docker" or "target", or a
+    `RunSetup` that also says what --db-container / --db-hooks give back. `check_context=False`
+    leaves that question to `unsupported` (a suite skips such a member instead of refusing).
     With `duration_s` (the plan's effective length) a fault must also end within the run.
     """
-    if context_kind not in CONTEXT_KINDS:
-        raise InvalidInput(f"context kind {context_kind!r}: must be one of {', '.join(CONTEXT_KINDS)}")
+    setup = _setup(context)
     windows: list[tuple[str, float, float, str]] = []
     for index, spec in enumerate(faults):
         where = f"faults[{index}]"
         validate(spec, where)
         kind = KINDS[spec["kind"]]
-        if context_kind not in kind.contexts:
-            raise InvalidInput(
-                f"{where}.kind: {kind.name} needs {kind.needs}; this run's database is {context_kind}"
-            )
+        reason = cannot_inject(kind, setup) if check_context else None
+        if reason is not None:
+            raise InvalidInput(f"{where}.kind: {reason}")
         start, end = float(spec["start_s"]), float(spec["start_s"]) + float(spec["duration_s"])
         if duration_s is not None and end > duration_s + 1e-9:
             raise InvalidInput(

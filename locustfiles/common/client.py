@@ -9,6 +9,7 @@ writer reads: the response body is parsed once, here, and never again by a liste
 from __future__ import annotations
 
 import gevent
+import gevent.ssl
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
@@ -35,13 +36,31 @@ class Credentials(Protocol):
 
 
 def make_session(
-    environment: Environment, host: str, *, connections: int, timeout_s: float
+    environment: Environment,
+    host: str,
+    *,
+    connections: int,
+    timeout_s: float,
+    tls_verify: bool = True,
+    ca_bundle: str | None = None,
 ) -> FastHttpSession:
-    """A session whose requests fire `environment.events.request`; no retries (they would hide errors)."""
+    """A session whose requests fire `environment.events.request`; no retries (they would hide errors).
+
+    Locust's FastHttpSession skips certificate checks unless told (`insecure=True` by default):
+    here the target's certificate is verified unless the run said `--insecure`.
+    """
+    factory = None
+    if tls_verify and ca_bundle:
+
+        def factory() -> gevent.ssl.SSLContext:
+            return gevent.ssl.create_default_context(cafile=ca_bundle)
+
     return FastHttpSession(
         host,
         environment.events.request,
         user=None,
+        insecure=not tls_verify,
+        ssl_context_factory=factory,
         concurrency=max(connections, 1),
         network_timeout=timeout_s,
         connection_timeout=timeout_s,

@@ -34,7 +34,14 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
     t0 = runtime.wait_started()
     index, count = runtime.worker_index, runtime.worker_count
     bound = max(1, math.ceil(plan.max_in_flight / count))
-    session = make_session(environment, host, connections=bound, timeout_s=plan.request_timeout_s)
+    session = make_session(
+        environment,
+        host,
+        connections=bound,
+        timeout_s=plan.request_timeout_s,
+        tls_verify=plan.tls_verify,
+        ca_bundle=plan.ca_bundle,
+    )
     flows = Flows(
         session,
         cast,

@@ -49,6 +49,8 @@ class RunPlan:
     duration_s: float
     phases: tuple[Phase, ...]
     race: Race | None
+    tls_verify: bool = True  # check the target's certificate (plan.json `tls`; off: --insecure)
+    ca_bundle: str | None = None  # trust this CA file instead of the system's (--ca-bundle)
 
     def phase_at(self, elapsed_s: float) -> str:
         """The phase an instant falls in (before the start: the first; after the end: `after`)."""
@@ -87,6 +89,8 @@ def parse_plan(doc: Mapping[str, Any]) -> RunPlan:
             float(race["interval_s"]),
             dict(race.get("params") or {}),
         ),
+        tls_verify=bool((doc.get("tls") or {}).get("verify", True)),
+        ca_bundle=(doc.get("tls") or {}).get("ca_bundle"),
     )
 
 

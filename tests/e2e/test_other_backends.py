@@ -89,14 +89,18 @@ def test_service_log_needs_target_and_an_existing_file(harness: Any, tmp_path: P
     assert code == 2 and "nope.jsonl: no such file" in out
 
 
-def test_target_must_be_loopback(harness: Any, tmp_path: Path) -> None:
+def test_a_bad_or_silent_target_is_refused_before_anything_starts(harness: Any, tmp_path: Path) -> None:
     scenario = scenario_file(tmp_path, TINY_LOAD)
     fixtures = tmp_path / "f.json"
     fixtures.write_text("{}")
-    run = harness("run", str(scenario), "--target", "http://10.1.2.3:80", "--fixtures", str(fixtures))
+    run = harness("run", str(scenario), "--target", "http://127.0.0.1:8000/api", "--fixtures", str(fixtures))
     code, out = run.finish(timeout_s=60)
-    assert code == 2
-    assert "loopback" in out
+    assert code == 2 and "give the service's base URL only" in out, out
+    silent = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    run = harness("run", str(scenario), "--target", silent, "--fixtures", str(fixtures))
+    code, out = run.finish(timeout_s=60)
+    assert code == 2 and f"{silent}/health/live does not answer: ConnectError" in out, out
+    assert not (tmp_path / "runs").exists(), "nothing started, not even a run folder"
 
 
 def test_a_master_waits_for_a_worker_started_elsewhere(harness: Any, tmp_path: Path) -> None:

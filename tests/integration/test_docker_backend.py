@@ -20,6 +20,7 @@ import psutil
 import psycopg
 import pytest
 
+from harness.db.base import DatabaseError
 from harness.db.container import LABEL, OWNER_HOST, OWNER_PID, DockerBackend, reap_orphans
 from harness.db.docker_image import image_tag
 from harness.faults import FaultContext, FaultScheduler, injector
@@ -170,3 +171,22 @@ def test_stop_removes_the_container_whatever_state_it_is_in(docker_host: str, ri
         db.pause()
         db.stop()
     assert container not in _ours(rig.client)
+
+
+def test_db_container_attaches_to_a_container_it_did_not_create_and_never_removes_it(rig: DockerRig) -> None:
+    rig.healthy()
+    theirs = DockerBackend.attach(str(rig.db.container_id), ready_url=rig.url)  # as --db-container does
+    try:
+        assert not theirs.owned and theirs.container_id == rig.db.container_id
+        fault = injector(
+            {"kind": "db_restart", "start_s": 0, "duration_s": 1}, FaultContext(container=theirs)
+        )
+        assert fault.apply().startswith("SIGINT")
+        assert rig.db.status() == "exited"
+        assert "running again" in fault.revert()
+    finally:
+        theirs.stop()
+    assert rig.db.status() == "running", "stop() of an attached container leaves it as it is"
+    rig.healthy()
+    with pytest.raises(DatabaseError, match="no such container"):
+        DockerBackend.attach("loadgate-no-such-container")
