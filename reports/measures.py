@@ -219,6 +219,7 @@ def _update_conflicts(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Mea
     ]
 
 
+NO_PROBES = "no probes.json (give --database-url so the invariant probes can run)"
 NO_LOCK_EVIDENCE = (
     "no lock-wait evidence: no postgres.jsonl (PostgreSQL's log, on a server the harness runs), "
     "no pg_activity.csv (give --database-url), no service.jsonl (--service-log)"
@@ -482,7 +483,7 @@ def _serves(probe: dict[str, Any], th: Threshold) -> bool:
 def _probe_metric(with_ledger_events: bool = False) -> Measure:
     def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
         if ev.probes is None:
-            return [Measurement(missing="no probes.json")]
+            return [Measurement(missing=NO_PROBES)]
         probes = [p for p in ev.probes.get("probes", []) if isinstance(p, dict) and _serves(p, th)]
         chosen = [p for p in probes if not p.get("off")]
         switched = [p for p in probes if p.get("off")]

@@ -64,17 +64,23 @@ def test_target_mode_starts_nothing_and_judges_the_given_database_and_service_lo
     assert probes["probes"] and all(p["error"] is None for p in probes["probes"])
     copied = (run_dir / "service.jsonl").read_text().splitlines()
     assert copied and len(copied) <= their_log.read_text().count("\n") - before, "only the run's lines"
-    assert code == 0, out  # with the service's log the gate has every piece of evidence it needs
+    checks = {c["name"]: c for c in read_json(run_dir / "summary.json")["checks"]}
+    blind = [n for n, c in checks.items() if c["severity"] == "critical" and c["status"] == "no_data"]
+    assert not blind and code != 2, out  # judged; a busy machine may move a timing verdict (exit 1)
+    # the database's own evidence outranks the service's log, which stays an extra source
+    assert checks["lock_wait_p99"]["source"].startswith("PostgreSQL"), checks["lock_wait_p99"]
 
 
-def test_target_mode_without_the_service_log_cannot_pass_and_says_what_to_add(
+def test_target_mode_without_a_database_says_which_flag_gives_the_missing_evidence(
     harness: Any, tmp_path: Path, someone_elses_service: tuple[str, str, Path]
 ) -> None:
+    base_url, _, fixtures = someone_elses_service
     scenario = scenario_file(tmp_path, TINY_LOAD)
-    run = harness("run", str(scenario), *_target_args(someone_elses_service))
+    run = harness("run", str(scenario), "--target", base_url, "--fixtures", str(fixtures))
     code, out = run.finish(timeout_s=180)
     assert code == 2, out
-    assert "no service.jsonl (a --target run needs --service-log PATH" in out
+    assert "no pg_activity.csv (give --database-url)" in out
+    assert "no probes.json (give --database-url" in out
 
 
 def test_service_log_needs_target_and_an_existing_file(harness: Any, tmp_path: Path) -> None:
