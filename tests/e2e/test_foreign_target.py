@@ -110,7 +110,10 @@ def test_a_correct_foreign_backend_is_judged_on_every_check_and_never_cannot_jud
     assert code != 2, out  # every piece of evidence came from HTTP or PostgreSQL
     suite = read_json(root / "run.json")
     assert [s["scenario"] for s in suite["skipped"]] == ["chaos_db_restart"], suite
-    assert "chaos_db_restart: skipped" in out
+    assert "chaos_db_restart: skipped: faults[0].kind: db_restart needs" in out, out
+    summary = read_json(root / "summary.json")
+    assert summary["skipped"][0]["name"] == "chaos_db_restart" and summary["exit_code"] == code
+    assert [c for c in suite["children"] if "chaos" in c] == [], "a skipped member never ran"
     for member in ("tiny_load", "accept_small", "wallet_small"):
         checks = _checks(root, member)
         critical = [c for c in checks.values() if c["severity"] == "critical"]

@@ -75,36 +75,6 @@ def _own_postgres(
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _run_suite(
-    harness: Any, tmp_path: Path, target: str, url: str, fixtures: Path, log: Path, *extra: str
-) -> tuple[int, str, Path]:
-    suite = _tiny_suite(tmp_path)
-    args = ("--target", target, "--fixtures", str(fixtures), "--database-url", url, "--service-log", str(log))
-    run = harness("run", str(suite), *args, *extra)
-    code, out = run.finish(timeout_s=300)
-    run_dir = run.run_dir()
-    assert run_dir is not None, out
-    return code, out, run_dir
-
-
-def test_a_member_whose_fault_needs_the_database_is_skipped_and_the_rest_is_judged(
-    harness: Any, tmp_path: Path, make_database: Any
-) -> None:
-    url = make_database()
-    fixtures, log = tmp_path / "their-fixtures.json", tmp_path / "their.jsonl"
-    migrate_and_seed(url, fixtures)
-    with ServiceProcess(url, log_file=log, output_file=tmp_path / "their.log") as service:
-        code, out, root = _run_suite(harness, tmp_path, service.base_url, url, fixtures, log)
-    assert "tiny_restart: skipped: faults[0].kind: db_restart needs" in out, out
-    assert code in (0, 1), out  # judged: never "cannot judge" because of the skipped member
-    record = read_json(root / "run.json")
-    assert record["status"] == "complete" and record["children"] == ["01-tiny_load"]
-    assert [s["scenario"] for s in record["skipped"]] == ["tiny_restart"]
-    summary = read_json(root / "summary.json")
-    assert summary["skipped"][0]["name"] == "tiny_restart" and summary["exit_code"] == code
-    assert read_json(root / "01-tiny_load" / "run.json")["target"] == service.base_url
-
-
 def test_db_hooks_give_the_restart_back_and_it_is_injected_and_judged(harness: Any, tmp_path: Path) -> None:
     with _own_postgres(tmp_path) as pg:
         fixtures, log = tmp_path / "their-fixtures.json", tmp_path / "their.jsonl"
@@ -113,15 +83,15 @@ def test_db_hooks_give_the_restart_back_and_it_is_injected_and_judged(harness: A
         hooks.write_text(
             f"timeout_s = 60\nstop = {json.dumps(pg['stop'])}\nstart = {json.dumps(pg['start'])}\n"
         )
+        scenario = tmp_path / "tiny_restart.toml"
+        scenario.write_text(RESTART.replace('name = "tiny_load"', 'name = "tiny_restart"'))
         with ServiceProcess(pg["url"], log_file=log, output_file=tmp_path / "their.log") as service:
-            code, out, root = _run_suite(
-                harness, tmp_path, service.base_url, pg["url"], fixtures, log, "--db-hooks", str(hooks)
-            )
-    assert "skipped" not in out, out
-    assert code in (0, 1), out
-    record = read_json(root / "run.json")
-    assert record["children"] == ["01-tiny_load", "02-tiny_restart"] and record["skipped"] == []
-    child = root / "02-tiny_restart"
+            target = ("--target", service.base_url, "--fixtures", str(fixtures), "--database-url", pg["url"])
+            run = harness("run", str(scenario), *target, "--db-hooks", str(hooks))
+            code, out = run.finish(timeout_s=300)
+    assert code in (0, 1), out  # without the hooks this scenario is refused (exit 2) before it starts
+    child = run.run_dir()
+    assert child is not None, out
     faults = [json.loads(line) for line in (child / "faults.jsonl").read_text().splitlines()]
     assert [(f["kind"], f["outcome"]) for f in faults] == [("db_restart", "applied")], faults
     assert "stop hook ok" in faults[0]["detail"] and "start hook ok" in faults[0]["detail"]
