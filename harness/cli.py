@@ -357,7 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "list":
-            return _cmd_list()
+            try:
+                return _cmd_list()
+            except BrokenPipeError:  # `harness list | head`: the reader left, which is no error
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
         if args.command == "report":
             from reports import generate
 

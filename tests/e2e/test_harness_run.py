@@ -10,12 +10,14 @@ import json
 import math
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import csv_rows, read_json, scenario_file
+from tests.e2e.conftest import ROOT, csv_rows, read_json, scenario_file
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +145,23 @@ def test_a_bad_scenario_stops_before_anything_starts(harness: Any, tmp_path: Pat
     assert "bad.toml" in out and "orders_created" in out
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert run.seen == {} or run.survivors() == {}
+
+
+def test_list_into_a_reader_that_left_exits_quietly() -> None:
+    """`harness list | head`: the reader may go before the list is written, which is no error."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader at all: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "list"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
