@@ -21,7 +21,7 @@ from harness.db.backends import Backend, make_backend
 from harness.db_control import DbControl, open_db_control, run_setup
 from harness.errors import HarnessError, InvalidInput
 from harness.faults import RunSetup, unsupported, validate_all
-from harness.probes import SHIPPED, ProbeSet, probe_set
+from harness.probes import SHIPPED, ProbeSet, preflight, probe_set
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
 from harness.scenario import Scenario, Suite, load_scenario, load_suite, suite_exists
@@ -149,6 +149,8 @@ def run_named(
     runnable = [p for p in planned if p.skipped is None]
     if not runnable:
         raise InvalidInput("nothing to run: every member was skipped:\n" + _skipped_text(planned))
+    if options.target and options.database_url:
+        _preflight_probes(runnable, options.database_url, out)
     db_control = open_db_control(setup, hooks, options.database_url)
     try:
         return _run_planned(
@@ -168,6 +170,26 @@ def run_named(
     finally:
         if db_control is not None:
             db_control.close()
+
+
+def _preflight_probes(planned: list[Planned], database_url: str, out: TextIO) -> None:
+    """A target's schema exists before the run: a probe it refuses stops the run before any load."""
+    distinct = {(str(p.probes.folder), tuple(sorted(p.probes.off))): p.probes for p in planned}
+    for probes in distinct.values():
+        refused = preflight(database_url, probes)
+        if refused:
+            names = ",".join(line.split(":")[0].removeprefix("probe ") for line in refused)
+            fix = (
+                "point --probes at probes written for your schema (docs/probes.md)"
+                if probes.directory is None
+                else f"fix them in {probes.directory} for your schema (docs/probes.md)"
+            )
+            raise InvalidInput(
+                f"the invariant probes of {probes.folder} cannot run on the target's database:\n  "
+                + "\n  ".join(refused)
+                + f"\n{fix}, or switch them off with --probes-off {names}"
+            )
+        out.write(f"loadgate: the invariant probes of {probes.folder} plan on the target's database\n")
 
 
 def _skipped_text(planned: list[Planned]) -> str:

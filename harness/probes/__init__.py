@@ -184,3 +184,27 @@ def run_probes(
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_MS)}".encode())
         results = [_run_one(conn, p, example_limit) for p in active]
     return {**head, "probes": results + switched}
+
+
+def preflight(database_url: str, probes: ProbeSet) -> list[str]:
+    """Each active probe planned (EXPLAIN: nothing runs) on a database whose schema already exists.
+
+    For a target's database, before the load: a probe written for another schema fails here in
+    milliseconds instead of after the run. Returns `probe NAME: <the database's error>` lines.
+    """
+    active = [p for p in load_probes(probes.directory) if p.name not in probes.off]
+    try:
+        conn = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        why = f"{type(exc).__name__}: {str(exc).strip()}"
+        raise InvalidInput(f"--database-url: cannot connect: {why}") from exc
+    refused = []
+    with conn:
+        conn.execute("SET default_transaction_read_only = on")
+        for probe in active:
+            try:
+                conn.execute(b"EXPLAIN " + probe.sql.strip().rstrip(";").encode())
+            except psycopg.Error as exc:
+                message = (str(exc).strip().splitlines() or [""])[0]
+                refused.append(f"probe {probe.name}: {type(exc).__name__}: {message}")
+    return refused

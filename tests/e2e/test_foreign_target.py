@@ -147,3 +147,17 @@ def test_double_accept_and_overdraft_bugs_fail_the_gate_on_their_own_checks(
     assert wallet["race_one_winner"]["status"] == "fail"
     assert "critical check failed: race_one_winner" in out
     assert "critical check failed: overdrafts" in out
+
+
+def test_the_shipped_probes_on_a_foreign_schema_stop_the_run_before_any_load(
+    harness: Any, tmp_path: Path, make_database: Callable[[], str]
+) -> None:
+    database_url = make_database()
+    with foreign_service(database_url, tmp_path / "backend") as svc:
+        args = ("--target", svc.base_url, "--users", str(svc.users_file), "--database-url", database_url)
+        run = harness("run", "peak_200", *args)
+        code, out = run.finish(timeout_s=120)
+    assert code == 2, out
+    assert 'probe ledger_total_zero: UndefinedTable: relation "ledger_entries" does not exist' in out
+    assert "point --probes at probes written for your schema (docs/probes.md)" in out
+    assert run.run_dir() is None, "refused before a run folder, a login or a request"

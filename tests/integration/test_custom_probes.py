@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.probes import ProbeSet, probe_set, run_probes
+from harness.probes import ProbeSet, load_probes, preflight, probe_set, run_probes
 from reports import generate
 from reports.synthetic import healthy_load
 
@@ -115,3 +115,14 @@ def test_a_probe_switched_off_is_not_run_and_not_judged(
     code, summary, checks = _judge(tmp_path / "off", doc)
     assert code == 0, summary["reasons"]
     assert checks["invariant_probes[broken]"]["detail"] == "probe broken switched off by --probes-off"
+
+
+def test_preflight_plans_every_probe_and_names_those_the_schema_refuses(
+    team_db: str, team_probes: Path
+) -> None:
+    shipped = preflight(team_db, ProbeSet())
+    assert 'probe ledger_total_zero: UndefinedTable: relation "ledger_entries" does not exist' in shipped
+    assert len(shipped) == len(load_probes()), "every shipped probe reads a table this schema lacks"
+    assert preflight(team_db, probe_set(team_probes, [])) == []
+    off = probe_set(None, [(p.name, "--probes-off") for p in load_probes()[1:]])
+    assert len(preflight(team_db, off)) == 1, "a switched-off probe is not planned"
