@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 # The error_code of a 401 answered to an expired token when the user logged in again and the
 # request was sent once more: the row stays in requests.csv (it happened), but the retry is the
-# request's outcome, so reports/measures.py does not count this row as failed.
+# request's outcome, so reports/measurement.py (failed_mask) does not count this row as failed.
 AUTH_RENEWED = "AUTH_RENEWED"
 
 
