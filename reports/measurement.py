@@ -57,9 +57,6 @@ class Measurement:
 Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
 
 
-NO_SERVICE_LOG = "no service.jsonl (a --target run needs --service-log PATH of that service's log)"
-
-
 def failed_mask(status: npt.NDArray[np.int32], codes: Any = None) -> npt.NDArray[np.bool_]:
     """Which statuses count as failed requests (the decision above); `codes`: the error_code column."""
     failed = (status == 0) | (status >= 500) | np.isin(status, FAILED_CLIENT_STATUSES)

@@ -22,7 +22,6 @@ from reports import pg_evidence as pge
 from reports.evidence import Evidence
 from reports.measurement import (
     HEALTH_REQUESTS,
-    NO_SERVICE_LOG,
     SLOW_QUERY_EVENTS,
     FloatArray,
     Measure,
@@ -183,7 +182,6 @@ def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
 
 __all__ = [
     "MEASURES",
-    "NO_SERVICE_LOG",
     "SLOW_QUERY_EVENTS",
     "Measurement",
     "failed_mask",
