@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,23 @@ from harness.log_tail import LogTail, Source, SqlFileSource
 from harness.pg_sampler import PgSampler
 
 SAMPLER_HZ_ENV = "LOADGATE_PG_SAMPLER_HZ"
+# `RAISE LOG` lines the run writes into its own database's log at its start and end (docs/contracts.md):
+# an empty postgres.jsonl then means "no event", not "the tail saw nothing" (reports/evidence.py).
+LOG_MARKER = "loadgate: PostgreSQL log tail"
+END_WAIT_S = 5.0
+
+
+def mark_log(database_url: str, what: str) -> None:
+    """Write `LOG_MARKER what` into the server's log, tagged with this database's name."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"DO $$BEGIN RAISE LOG '{LOG_MARKER} {what}'; END$$".encode())
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether the last 64 KB of `path` hold `text` (the end marker is among the newest lines)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 65536))
+        return text.encode() in fh.read()
 
 
 def _server_log(backend: Any) -> Source | Path | None:
@@ -80,6 +98,7 @@ class PgEvidence:
                     name="pg-log-tail",
                 )
                 self.tail.start()
+                mark_log(self.database_url, "start")
         except Exception as exc:
             self.tail = None
             self.notes.append(f"PostgreSQL log tail did not start: {type(exc).__name__}: {exc}")
@@ -94,6 +113,7 @@ class PgEvidence:
     def stop(self) -> list[str]:
         """Stop both; return the notes (errors) for run.json, also given to `note`."""
         if self.tail is not None:
+            self._end_marked()
             self.tail.stop()
             self.notes += [f"PostgreSQL log tail: {e}" for e in self.tail.errors]
             self.tail = None
@@ -108,3 +128,15 @@ class PgEvidence:
             for text in notes:
                 self.note(text)
         return notes
+
+    def _end_marked(self) -> None:
+        """Mark the end in the log and wait (bounded) until the tail has copied it: the run's last lines."""
+        assert self.tail is not None and self.database_url is not None
+        try:
+            mark_log(self.database_url, "end")
+        except psycopg.Error as exc:
+            self.notes.append(f"PostgreSQL log tail: no end marker: {type(exc).__name__}: {exc}")
+            return
+        deadline = time.monotonic() + END_WAIT_S
+        while not _holds(self.tail.dest, f"{LOG_MARKER} end") and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -314,6 +314,9 @@ def load_cpu(path: Path, notes: list[str]) -> pd.DataFrame:
 
 
 PG_LOG_COLUMNS = ("ts", "pid", "severity", "state_code", "message", "statement")
+# The harness's own `RAISE LOG` line at the run's start (harness/pg_evidence.py LOG_MARKER): without
+# it an empty or short postgres.jsonl cannot tell "no lock wait" from "the tail saw nothing".
+PG_LOG_MARKER = "loadgate: PostgreSQL log tail start"
 
 
 def pg_log_time(value: Any) -> float | None:
@@ -329,11 +332,22 @@ def pg_log_time(value: Any) -> float | None:
     return stamp.timestamp() if stamp.tzinfo is not None else None
 
 
-def load_pg_log(path: Path, notes: list[str]) -> pd.DataFrame:
-    """postgres.jsonl (PostgreSQL's jsonlog lines of the run's database) -> PG_LOG_COLUMNS, by time."""
+def load_pg_log(path: Path, notes: list[str]) -> pd.DataFrame | None:
+    """postgres.jsonl (PostgreSQL's jsonlog lines of the run's database) -> PG_LOG_COLUMNS, by time.
+
+    None (no evidence, with a note) when the harness's start marker is missing: the tail did not
+    see this database's log, so its silence proves nothing.
+    """
     data: dict[str, list[Any]] = {k: [] for k in PG_LOG_COLUMNS}
     unreadable = 0
-    for r in _read_jsonl(path, notes):
+    rows = _read_jsonl(path, notes)
+    if not any(str(r.get("message") or "").startswith(PG_LOG_MARKER) for r in rows):
+        notes.append(
+            f"{path.name} lacks the harness's start marker ({PG_LOG_MARKER!r}): the log tail did not see "
+            "this database's log, so PostgreSQL's log is not used as evidence"
+        )
+        return None
+    for r in rows:
         ts = pg_log_time(r.get("timestamp"))
         if ts is None:
             unreadable += 1

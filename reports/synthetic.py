@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.evidence import REQUEST_COLUMNS
+from reports.evidence import PG_LOG_MARKER, REQUEST_COLUMNS
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 CORE = [
@@ -331,7 +331,10 @@ class SyntheticRun:
         if self.reconcile is not None:
             (path / "reconcile.json").write_text(json.dumps(self.reconcile))
         if self.pg_log is not None:
-            lines = sorted(self.pg_log, key=lambda r: str(r["timestamp"]))
+            stamp = datetime.fromtimestamp(self.t0, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+            marker = {"timestamp": stamp, "dbname": "loadgate_synthetic", "pid": 1, "message": PG_LOG_MARKER}
+            # the harness's log tail writes its start marker first (reports/evidence.py PG_LOG_MARKER)
+            lines = [marker, *sorted(self.pg_log, key=lambda r: str(r["timestamp"]))]
             (path / "postgres.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
         if self.pg_stat_rows is not None:
             (path / "pg_stat.csv").write_text(

@@ -106,6 +106,9 @@ def test_lock_wait_slow_statement_deadlock_and_serialization_failure_are_capture
     assert notes == []
 
     log = load_pg_log(tmp_path / "postgres.jsonl", [])
+    assert log is not None, "the run's start marker reached the copy"
+    markers = log.loc[log["message"].str.startswith("loadgate: PostgreSQL log tail"), "message"].tolist()
+    assert markers == ["loadgate: PostgreSQL log tail start", "loadgate: PostgreSQL log tail end"]
     dbnames = {json.loads(line)["dbname"] for line in (tmp_path / "postgres.jsonl").read_text().splitlines()}
     assert dbnames == {psycopg.conninfo.conninfo_to_dict(url)["dbname"]}
     waits = pge.log_lock_waits(log)

@@ -162,3 +162,15 @@ def test_deadlocks_from_pg_stat_when_there_is_no_log(tmp_path: Path) -> None:
         "pg_stat_database"
     )
     assert checks["db_serialization_failures"]["status"] == "no_data"  # only the log shows 40001
+
+
+def test_a_log_copy_without_the_start_marker_is_no_evidence(tmp_path: Path) -> None:
+    """The tail saw nothing of the run's database: silence must not pass as "no lock wait"."""
+    run = _few_writes()
+    run.add_pg_lock_wait(80.0)
+    folder = run.write(tmp_path / "run")
+    log = folder / "postgres.jsonl"
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines()[1:]))  # marker gone
+    evidence = load_evidence(folder)
+    assert evidence.pg_log is None
+    assert any("lacks the harness's start marker" in note for note in evidence.notes)
