@@ -19,7 +19,7 @@ Exit status (the gate):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -208,10 +208,29 @@ def gate(checks: list[Check], *, complete: bool, fail_on_insufficient: bool) -> 
     return (2, blind) if blind else (0, [])
 
 
+def evidence_used(spec_evidence: str, present: set[str]) -> str:
+    """The files a check read, from its metric's `a + b` evidence: the absent ones said as such.
+
+    A metric with alternatives (`a | b`) names the one it used itself (`Measurement.source`).
+    """
+    if "|" in spec_evidence:
+        return spec_evidence
+    parts = [p.strip() for p in spec_evidence.split("+")]
+    absent = [p for p in parts if p not in present]
+    if not absent or len(absent) == len(parts):
+        return spec_evidence
+    return " + ".join(p for p in parts if p in present) + f" (without {', '.join(absent)})"
+
+
 def judge(ev: Evidence, ts: ThresholdSet, *, fail_on_insufficient: bool = False) -> Judgement:
     """Apply every threshold that applies to this run's kind; compute the exit status."""
+    present = {p.name for p in ev.run_dir.iterdir()} if ev.run_dir.is_dir() else set()
     checks = [
         judge_one(th, ts, m) for th in ts.thresholds if th.applies_to(ev.kind) for m in measure(ev, th, ts)
+    ]
+    checks = [
+        c if c.source else replace(c, source=evidence_used(METRICS[c.metric].evidence, present))
+        for c in checks
     ]
     code, reasons = gate(checks, complete=not ev.incomplete, fail_on_insufficient=fail_on_insufficient)
     return Judgement(str(ev.run_dir), ev.run, checks, code, reasons, list(ev.notes))

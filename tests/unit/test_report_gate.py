@@ -196,3 +196,14 @@ def test_failed_probe_shows_example_rows(tmp_path: Path) -> None:
 def _no_charts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Judging is what these tests check; charts are tested in test_report_outputs (saves ~0.3 s per run)."""
     monkeypatch.setattr("reports.render_html.CHARTS_ENABLED", False)
+
+
+def test_a_check_names_the_evidence_it_read_and_what_was_absent() -> None:
+    from reports.judge import evidence_used
+
+    both = {"requests.csv", "service.jsonl"}
+    assert evidence_used("requests.csv + service.jsonl", both) == "requests.csv + service.jsonl"
+    assert evidence_used("requests.csv + service.jsonl", {"requests.csv"}) == (
+        "requests.csv (without service.jsonl)"
+    )
+    assert evidence_used("postgres.jsonl | pg_activity.csv", set()) == "postgres.jsonl | pg_activity.csv"
