@@ -24,7 +24,15 @@ from harness.faults import RunSetup, unsupported, validate_all
 from harness.probes import SHIPPED, ProbeSet, preflight, probe_set
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
-from harness.scenario import Scenario, Suite, load_scenario, load_suite, suite_exists
+from harness.scenario import (
+    Scenario,
+    Suite,
+    is_scenario,
+    load_scenario,
+    load_suite,
+    load_target,
+    suite_exists,
+)
 from harness.target import check_live
 
 
@@ -101,6 +109,8 @@ def plan_all(
             probes = _probes(member.scenario, suite, options)
             planned.append(_plan(member.scenario, member_speedup, context, may_skip=True, probes=probes))
         return suite.name, True, planned
+    if not is_scenario(name):
+        load_target(name)  # raises "unknown scenario or suite", with a did-you-mean over both
     scenario = load_scenario(name)
     probes = _probes(scenario, None, options)
     return scenario.name, False, [_plan(scenario, speedup, context, may_skip=False, probes=probes)]

@@ -213,7 +213,7 @@ def load_target(name: str, *, scenarios_dir: Path = SCENARIOS_DIR, speedup: floa
         Path(name).suffix == ".toml" and Path(name).parent.name == "suites"
     ):
         suite = load_suite(name, scenarios_dir=scenarios_dir)
-    elif (scenarios_dir / f"{name}.toml").is_file() or Path(name).suffix == ".toml":
+    elif is_scenario(name, scenarios_dir=scenarios_dir):
         scenario = load_scenario(name, scenarios_dir=scenarios_dir)
         suite = Suite(scenario.name, scenario.description, (SuiteEntry(scenario),), scenario.source)
     else:
@@ -230,6 +230,11 @@ def load_target(name: str, *, scenarios_dir: Path = SCENARIOS_DIR, speedup: floa
             suite.source,
         )
     return suite
+
+
+def is_scenario(name: str, *, scenarios_dir: Path = SCENARIOS_DIR) -> bool:
+    """Whether `name` names a shipped scenario or is a path to a scenario file."""
+    return Path(name).suffix == ".toml" or (scenarios_dir / f"{name}.toml").is_file()
 
 
 def suite_exists(name: str, *, scenarios_dir: Path = SCENARIOS_DIR) -> bool:

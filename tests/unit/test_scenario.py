@@ -214,3 +214,11 @@ def test_a_suite_may_list_scenario_files_relative_to_itself(tmp_path: Path) -> N
     write(tmp_path / "suites", "bad", 'scenarios = ["../team/nope.toml"]\n')
     with pytest.raises(InvalidInput, match=r"nope\.toml: no such scenario file"):
         load_suite(tmp_path / "suites" / "bad.toml", scenarios_dir=tmp_path)
+
+
+def test_harness_run_suggests_a_suite_for_a_misspelt_name() -> None:
+    from harness.orchestrate import plan_all
+
+    suggestion = r"unknown scenario or suite 'relese' \(did you mean 'release'\?\)"
+    with pytest.raises(InvalidInput, match=suggestion):
+        plan_all("relese", None, "embedded")
