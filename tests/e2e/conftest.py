@@ -27,12 +27,17 @@ class HarnessProcess:
 
     proc: subprocess.Popen[str]
     runs_dir: Path
-    seen: dict[int, str] = field(default_factory=dict)
+    # pid -> (command, start time): a pid alone is no identity. This machine's pid_max is 32768 and a
+    # test session starts tens of thousands of processes (every PostgreSQL connection is one), so a
+    # pid seen here is soon another process's: the session's own PostgreSQL was once SIGKILLed as
+    # a "survivor" that way.
+    seen: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     def watch(self) -> None:
         try:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
-                self.seen.setdefault(child.pid, " ".join(child.cmdline()[:3]))
+                with contextlib.suppress(psutil.Error):
+                    self.seen.setdefault(child.pid, (" ".join(child.cmdline()[:3]), child.create_time()))
         except psutil.Error:
             pass
 
@@ -53,9 +58,10 @@ class HarnessProcess:
 
     def survivors(self) -> dict[int, str]:
         alive = {}
-        for pid, cmd in self.seen.items():
+        for pid, (cmd, started) in self.seen.items():
             try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                proc = psutil.Process(pid)
+                if proc.create_time() == started and proc.status() != psutil.STATUS_ZOMBIE:
                     alive[pid] = cmd
             except psutil.NoSuchProcess:
                 continue
