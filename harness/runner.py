@@ -3,7 +3,7 @@
 Order of life: validate (before anything starts) -> run folder -> database + service + seed ->
 pool, health and CPU samplers -> Locust -> probes -> reconciliation. Whatever happens (success, a
 crash of Locust or the service, Ctrl-C, a timeout), everything started is stopped in reverse order
-in `finally`, each exit is recorded in `run.json`, and `status` says whether the evidence is complete.
+at the end, each exit is recorded in `run.json`, and `status` says whether the evidence is complete.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import signal
 import ssl
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
@@ -28,7 +29,7 @@ from harness.locust_runner import LocustProcesses
 from harness.log_tail import LogTail
 from harness.pg_evidence import PgEvidence
 from harness.pool_sampler import PoolSampler
-from harness.probes import SHIPPED, ProbeSet, run_probes
+from harness.probes import ProbeSet, run_probes
 from harness.progress import Progress
 from harness.reconcile_http import reconcile_stack
 from harness.run_folder import RunRecord, iso, machine, versions
@@ -166,11 +167,11 @@ def _process_groups(stack: Stack, backend: Backend | None, locust: LocustProcess
     return groups
 
 
-def _write_probes(run_dir: Path, database_url: str | None, record: RunRecord, probes: ProbeSet) -> None:
-    if database_url is None:
+def _write_probes(run_dir: Path, stack: Stack, record: RunRecord, probes: ProbeSet) -> None:
+    if stack.database_url is None:
         return
     try:
-        result = run_probes(database_url, probes=probes)
+        result = run_probes(stack.database_url, probes=probes)
     except Exception as exc:
         record.add_error(f"invariant probes could not run: {exc}")
         return
@@ -198,6 +199,42 @@ def _write_reconcile(
         record.add_error(f"reconciliation could not run: {type(exc).__name__}: {exc}")
 
 
+class _Component(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> object: ...
+
+
+class _Teardown(ExitStack):
+    """Each component's stop, registered as it starts, run in reverse order at the end; a failing step
+    is recorded in run.json and the others still run. SIGINT waits until they end (a second Ctrl-C
+    would leave processes behind)."""
+
+    def __init__(self, record: RunRecord) -> None:
+        super().__init__()
+        self.record = record
+
+    def attempt(self, what: str, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception as exc:
+            self.record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
+
+    def add(self, what: str, step: Callable[[], object]) -> None:
+        self.callback(self.attempt, what, step)
+
+    def start(self, what: str, component: _Component) -> None:
+        """Start `component`, its stop registered first (a failed start may leave a part running)."""
+        self.add(f"stopping the {what}", component.stop)
+        component.start()
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return super().__exit__(*exc_info)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 def run_plan(
     plan: dict[str, Any],
     scenario_text: str,
@@ -213,15 +250,13 @@ def run_plan(
     plan = {**plan, "tls": options.tls.to_plan()}  # how the Locust users check the certificate
     (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
     record = _initial_record(run_dir, plan, options)
-    stack: Stack | None = None
-    sampler: PoolSampler | None = None
-    health: HealthSampler | None = None
-    cpu: CpuSampler | None = None
-    tail: LogTail | None = None
-    pg: PgEvidence | None = None
-    locust: LocustProcesses | None = None
+    verify, probes = options.tls.httpx_verify(), options.probe_set
     scheduler: FaultScheduler | None = None
     status, errors = "failed", []
+    exits: list[dict[str, Any]] = []  # each stopped process's exit, for run.json `processes`
+    teardown = _Teardown(record)
+    # Registered first, so it runs last: the exits, and the status the run ended with.
+    teardown.callback(lambda: record.update(processes=exits, status=status, ended_at=iso(time.time())))
     try:
         if options.target:
             fixtures = options.fixtures
@@ -238,6 +273,15 @@ def run_plan(
                 with_proxy=needs_proxy(plan.get("faults") or []),
                 toxiproxy_url=options.toxiproxy_url,
             )
+        teardown.add("stopping the service", lambda: exits.extend(stack.stop_service()))
+
+        def check() -> None:  # after the load and the samplers stop, while the service still runs
+            if status == "failed" and not stack.database_url:
+                return
+            teardown.attempt("the invariant probes", lambda: _write_probes(run_dir, stack, record, probes))
+            teardown.attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record, verify))
+
+        teardown.callback(check)
         record.data["versions"]["postgresql"] = stack.info.get("postgresql")
         record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
         if stack.proxy is not None:
@@ -247,15 +291,12 @@ def run_plan(
         if stack.service is not None:
             record.add_process({"name": "service", "pid": stack.service.pid})
         if options.service_log is not None:
-            tail = LogTail(options.service_log, run_dir / "service.jsonl")
-            tail.start()
+            teardown.start("service-log sampler", LogTail(options.service_log, run_dir / "service.jsonl"))
             record.update(service_log=str(options.service_log))
         pg = PgEvidence(run_dir, stack.database_url, stack.backend, note=record.add_error)
-        pg.start()
-        sampler = PoolSampler(stack.base_url, run_dir / "pool.csv", verify=options.tls.httpx_verify())
-        sampler.start()
-        health = HealthSampler(stack.base_url, run_dir / "health.csv", verify=options.tls.httpx_verify())
-        health.start()
+        teardown.start("PostgreSQL sampler", pg)
+        teardown.start("pool sampler", PoolSampler(stack.base_url, run_dir / "pool.csv", verify=verify))
+        teardown.start("health sampler", HealthSampler(stack.base_url, run_dir / "health.csv", verify=verify))
         locust = LocustProcesses(
             host=stack.base_url,
             run_dir=run_dir,
@@ -267,12 +308,14 @@ def run_plan(
         )
         if options.master_port:
             locust.master_port = options.master_port
+        # Registered before Locust (started after it, once it has pids): it also sees Locust stop.
+        cpu = CpuSampler(lambda: _process_groups(stack, backend, locust), run_dir / "cpu.csv")
+        teardown.add("stopping the CPU sampler", cpu.stop)
+        teardown.add("stopping Locust", lambda: exits.extend(locust.stop()))
         t0 = time.time()
         locust.start()
         for name, pid in locust.pids():
             record.add_process({"name": name, "pid": pid})
-        running = locust
-        cpu = CpuSampler(lambda: _process_groups(stack, backend, running), run_dir / "cpu.csv")
         cpu.start()
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
         if plan.get("faults"):
@@ -287,8 +330,15 @@ def run_plan(
                 db_proxy=stack.proxy,
                 hooks=hooks.logging_to(run_dir / "db_hooks.log", stack.database_url) if hooks else None,
             )
-            scheduler = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
-            scheduler.start()
+            scheduler = faults = FaultScheduler(plan["faults"], context, run_dir / "faults.jsonl", t0=t0)
+
+            def revert() -> None:  # first of all: it resumes a paused database, restarts a crashed one
+                teardown.attempt("reverting faults", faults.stop)
+                for error in faults.errors:
+                    record.add_error(f"fault: {error}")
+
+            teardown.callback(revert)
+            faults.start()
         progress = Progress(
             run_dir,
             float(plan.get("duration_s") or 0),
@@ -318,60 +368,5 @@ def run_plan(
         status = "failed"
         raise RunFailed(errors[-1]) from exc
     finally:
-        samplers = (sampler, health, cpu, tail, pg)
-        verify = options.tls.httpx_verify()
-        _shutdown(record, scheduler, locust, samplers, stack, run_dir, status, options.probe_set, verify)
+        teardown.close()
     return Outcome(run_dir, status, errors)
-
-
-def _shutdown(
-    record: RunRecord,
-    scheduler: FaultScheduler | None,
-    locust: LocustProcesses | None,
-    samplers: tuple[
-        PoolSampler | None, HealthSampler | None, CpuSampler | None, LogTail | None, PgEvidence | None
-    ],
-    stack: Stack | None,
-    run_dir: Path,
-    status: str,
-    probes: ProbeSet = SHIPPED,
-    verify: bool | ssl.SSLContext = True,
-) -> None:
-    """Stop everything this run started, in reverse order, then run the probes on what is left.
-
-    A second Ctrl-C while this runs would leave processes behind, so SIGINT waits until it ends.
-    """
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        exits: list[dict[str, Any]] = []
-
-        def attempt(what: str, step: Callable[[], object]) -> None:
-            try:
-                step()
-            except Exception as exc:
-                record.add_error(f"while stopping, {what} failed: {type(exc).__name__}: {exc}")
-
-        if (
-            scheduler is not None
-        ):  # first: reverting a fault resumes a paused database, restarts a crashed one
-            attempt("reverting faults", scheduler.stop)
-            for error in scheduler.errors:
-                record.add_error(f"fault: {error}")
-        if locust is not None:
-            attempt("stopping Locust", lambda: exits.extend(locust.stop()))
-        for what, sampler in zip(
-            ("pool", "health", "CPU", "service-log", "PostgreSQL"), samplers, strict=True
-        ):
-            if sampler is not None:
-                attempt(f"stopping the {what} sampler", sampler.stop)
-        if stack is not None:
-            if status != "failed" or stack.database_url:
-                attempt(
-                    "the invariant probes", lambda: _write_probes(run_dir, stack.database_url, record, probes)
-                )
-                attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record, verify))
-            attempt("stopping the service", lambda: exits.extend(stack.stop_service()))
-        record.data["processes"] = exits
-        record.update(status=status, ended_at=iso(time.time()))
-    finally:
-        signal.signal(signal.SIGINT, previous)
