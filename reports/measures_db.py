@@ -117,12 +117,8 @@ def lock_wait(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement
                 detail=f"{src.label}: {values.size:,} logged waits, one sample each",
             )
         ]
-    if src.key == pge.POSTGRES_LOG:
-        assert ev.pg_log is not None
-        waits = pg_events_in_scope(ev, th, ts, pge.log_lock_waits(ev.pg_log))
-    else:
-        assert ev.pg_activity is not None
-        waits = pg_events_in_scope(ev, th, ts, pge.sampled_lock_waits(ev.pg_activity))
+    assert src.events is not None
+    waits = pg_events_in_scope(ev, th, ts, src.events)
     durations = waits["duration_ms"].to_numpy(dtype=np.float64)
     writes = writes_in_scope(ev, th, ts)
     visible = int((durations >= src.resolution_ms).sum())
@@ -164,12 +160,8 @@ def _slow_statements(
         slow = service_events(ev, th, ts, SLOW_QUERY_EVENTS)
         durations = pd.to_numeric(slow["duration"], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
         return src, durations, slow["ts"].to_numpy(dtype=np.float64)
-    if src.key == pge.POSTGRES_LOG:
-        assert ev.pg_log is not None
-        events = pg_events_in_scope(ev, th, ts, pge.log_slow_statements(ev.pg_log))
-    else:
-        assert ev.pg_activity is not None
-        events = pg_events_in_scope(ev, th, ts, pge.sampled_statements(ev.pg_activity))
+    assert src.events is not None
+    events = pg_events_in_scope(ev, th, ts, src.events)
     return src, events["duration_ms"].to_numpy(dtype=np.float64), events["ended"].to_numpy(dtype=np.float64)
 
 

@@ -18,7 +18,8 @@ Each event has `began` and `ended` (epoch s, the server's clock) and `duration_m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,11 +39,13 @@ _DURATION = re.compile(r"^duration: ([\d.]+) ms")
 
 @dataclass(frozen=True)
 class Source:
-    """Where a check's evidence came from: `key` for machines, `label` for people."""
+    """Where a check's evidence came from: `key` for machines, `label` for people, and (PostgreSQL's
+    sources) the events derived from it; the service log's events are read by the measure itself."""
 
     key: str
     label: str
     resolution_ms: float = 0.0
+    events: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 POSTGRES_LOG = "postgres_log"
@@ -56,32 +59,40 @@ def sampling_interval_ms(ev: Evidence) -> float:
     return 1000.0 / hz if hz > 0 else 50.0
 
 
-def lock_wait_source(ev: Evidence) -> Source | None:
-    """The strongest source of lock waits: PostgreSQL's log > sampling > the service's log."""
+Derive = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _strongest(
+    ev: Evidence, log: tuple[str, float, Derive], sampled: tuple[str, Derive], service: str
+) -> Source | None:
+    """PostgreSQL's log > PostgreSQL sampling > the service's log, whichever the run folder has."""
     if ev.pg_log is not None:
-        return Source(
-            POSTGRES_LOG, "PostgreSQL log (log_lock_waits, 10 ms resolution)", LOG_LOCK_RESOLUTION_MS
-        )
+        label, resolution, derive = log
+        return Source(POSTGRES_LOG, label, resolution, derive(ev.pg_log))
     if ev.pg_activity is not None:
+        what, derive = sampled
         ms = sampling_interval_ms(ev)
-        return Source(PG_SAMPLING, f"PostgreSQL sampling (pg_locks every {ms:g} ms)", ms)
-    if ev.service is not None:
-        return Source(SERVICE_LOG, "service log (lock_wait events)")
-    return None
+        return Source(
+            PG_SAMPLING, f"PostgreSQL sampling ({what} every {ms:g} ms)", ms, derive(ev.pg_activity)
+        )
+    return Source(SERVICE_LOG, service) if ev.service is not None else None
+
+
+def lock_wait_source(ev: Evidence) -> Source | None:
+    """The strongest source of lock waits, with its waits when it is PostgreSQL's."""
+    log = ("PostgreSQL log (log_lock_waits, 10 ms resolution)", LOG_LOCK_RESOLUTION_MS, log_lock_waits)
+    return _strongest(ev, log, ("pg_locks", sampled_lock_waits), "service log (lock_wait events)")
 
 
 def slow_statement_source(ev: Evidence) -> Source | None:
-    """The strongest source of slow statements: PostgreSQL's log > sampling > the service's log."""
-    if ev.pg_log is not None:
-        return Source(
-            POSTGRES_LOG, "PostgreSQL log (log_min_duration_statement = 100 ms)", LOG_SLOW_RESOLUTION_MS
-        )
-    if ev.pg_activity is not None:
-        ms = sampling_interval_ms(ev)
-        return Source(PG_SAMPLING, f"PostgreSQL sampling (pg_stat_activity every {ms:g} ms)", ms)
-    if ev.service is not None:
-        return Source(SERVICE_LOG, "service log (slow_query_detected events)")
-    return None
+    """The strongest source of slow statements, with its statements when it is PostgreSQL's."""
+    log = (
+        "PostgreSQL log (log_min_duration_statement = 100 ms)",
+        LOG_SLOW_RESOLUTION_MS,
+        log_slow_statements,
+    )
+    sampled = ("pg_stat_activity", sampled_statements)
+    return _strongest(ev, log, sampled, "service log (slow_query_detected events)")
 
 
 def _frame(rows: list[tuple[float, float, float, int, str, str]]) -> pd.DataFrame:
