@@ -129,11 +129,6 @@ def fetch_http(
     return found
 
 
-def uncheckable(need: Needs) -> dict[str, int]:
-    """Acknowledged writes per kind that no route can read back (reported beside the document)."""
-    return {kind: len(ids) for kind, ids in need.ids.items() if kind not in THROUGH_ORDERS and ids}
-
-
 def reconcile_stack(run_dir: Path, stack: Stack, *, verify: bool | ssl.SSLContext = True) -> dict[str, Any]:
     """`reconcile.json` from the strongest source: the database when its schema is the reference
     service's (the harness runs that service, or a target's database answers the look-ups), else
