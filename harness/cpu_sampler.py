@@ -19,7 +19,8 @@ from pathlib import Path
 
 import psutil
 
-COLUMNS = ["ts", "process", "processes", "cpu_pct", "rss_mb"]
+from loadgate_contract.files import CPU_COLUMNS as COLUMNS
+
 MACHINE = "machine"
 IOWAIT = "iowait"
 

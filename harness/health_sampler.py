@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-COLUMNS = ["ts", "endpoint", "status", "latency_ms"]
+from loadgate_contract.files import HEALTH_COLUMNS as COLUMNS
+
 ENDPOINTS = {"live": "/health/live", "ready": "/health/ready", "db": "/health/db"}
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from harness.db.base import free_port
 from harness.processes import spawn, stop
+from loadgate_contract.files import ENV_FIXTURES, ENV_PLAN, ENV_RUN_DIR
+from loadgate_contract.records import ProcessEntry
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "loadgate.py"
 
@@ -44,10 +46,10 @@ class LocustProcesses:
         # Locust's own switch for a process that imports it without running it (tests do): a
         # Locust process that inherits it runs unpatched and its workers never reach the master.
         env = {k: v for k, v in os.environ.items() if k != "LOCUST_SKIP_MONKEY_PATCH"}
+        env[ENV_PLAN] = str(self.plan_path.resolve())
+        env[ENV_FIXTURES] = str(self.fixtures_path.resolve())
+        env[ENV_RUN_DIR] = str(self.run_dir.resolve())
         env.update(
-            LOADGATE_PLAN=str(self.plan_path.resolve()),
-            LOADGATE_FIXTURES=str(self.fixtures_path.resolve()),
-            LOADGATE_RUN_DIR=str(self.run_dir.resolve()),
             LOADGATE_WORKERS=str(max(self.workers + self.expect_remote_workers, 1)),
             PYTHONUNBUFFERED="1",
         )
@@ -114,9 +116,9 @@ class LocustProcesses:
         named += [(f"locust-worker-{i}", p) for i, p in enumerate(self.worker_procs)]
         return [(name, proc.pid) for name, proc in named if proc is not None]
 
-    def stop(self) -> list[dict[str, object]]:
+    def stop(self) -> list[ProcessEntry]:
         """Stop the master (it tells workers to quit), then any worker still there; report exits."""
-        exits: list[dict[str, object]] = []
+        exits: list[ProcessEntry] = []
         if self.master is not None:
             by = "exited" if self.master.poll() is not None else "harness"
             code = stop(self.master, grace_s=self.stop_timeout_s + 10)

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from harness.db.backends import Backend, make_backend
 from harness.db_control import DbControl, open_db_control, run_setup
@@ -34,6 +34,8 @@ from harness.scenario import (
     suite_exists,
 )
 from harness.target import check_live
+from loadgate_contract.plan import PlanDoc
+from loadgate_contract.records import SUITE_KIND, RunStatus
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Planned:
     """One scenario, resolved and validated, ready to run."""
 
     scenario: Scenario
-    plan: dict[str, Any]
+    plan: PlanDoc
     text: str
     skipped: str | None = None  # why this suite member cannot run in this setup
     probes: ProbeSet = SHIPPED
@@ -77,15 +79,15 @@ def _plan(
 ) -> Planned:
     plan = scenario.resolve(speedup).to_json()
     skipped = None
-    if plan.get("faults"):
+    if plan["faults"]:
         try:
-            validate_all(plan["faults"], context, duration_s=float(plan["duration_s"]), check_context=False)
+            validate_all(plan["faults"], context, duration_s=plan["duration_s"], check_context=False)
             skipped = unsupported(plan["faults"], context)
             if skipped is not None and not may_skip:
                 raise InvalidInput(skipped)
         except InvalidInput as exc:
             raise InvalidInput(f"{scenario.path}: {exc}") from exc
-    thresholds = plan.get("thresholds") or []
+    thresholds = plan["thresholds"]
     if thresholds:
         from reports import validate_thresholds
 
@@ -235,8 +237,8 @@ def _run_planned(
                 {
                     "id": root.name,
                     "scenario": title,
-                    "kind": "suite",
-                    "status": "running",
+                    "kind": SUITE_KIND,
+                    "status": RunStatus.RUNNING,
                     "started_at": iso(time.time()),
                     "scenarios": [p.scenario.name for p in planned],
                     "children": [],
@@ -289,12 +291,12 @@ def _run_planned(
         if suite_record is not None:
             statuses = {o.status for o in outcomes}
             ran = [p for p in planned if p.skipped is None]
-            done = len(outcomes) == len(ran) and statuses <= {"complete"}
+            done = len(outcomes) == len(ran) and statuses <= {RunStatus.COMPLETE}
             suite_record.update(
-                status="complete" if done and not interrupted else "incomplete",
+                status=RunStatus.COMPLETE if done and not interrupted else RunStatus.INCOMPLETE,
                 ended_at=iso(time.time()),
             )
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == RunStatus.FAILED]
     for o in failed:
         out.write(f"loadgate: {o.run_dir.name} failed: {'; '.join(o.errors)}\n")
     code = 2 if failed else 0

@@ -21,37 +21,31 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import psycopg
 
-ACTIVITY_COLUMNS = [
-    "ts",
-    "pid",
-    "state",
-    "wait_event_type",
-    "wait_event",
-    "query_start",
-    "waitstart",
-    "locktype",
-    "mode",
-    "query",
-]
-STAT_COLUMNS = [
-    "ts",
-    "xact_commit",
-    "xact_rollback",
-    "deadlocks",
-    "conflicts",
-    "temp_files",
-    "temp_bytes",
-    "numbackends",
-    "blks_read",
-    "blks_hit",
-    "tup_inserted",
-    "tup_updated",
-    "tup_deleted",
-]
+from loadgate_contract.files import PG_ACTIVITY_COLUMNS as ACTIVITY_COLUMNS
+from loadgate_contract.files import PG_SAMPLER_JSON, PG_STATEMENTS_JSON
+from loadgate_contract.files import PG_STAT_COLUMNS as STAT_COLUMNS
+from loadgate_contract.records import PgSamplerDoc, PgStatement, PgStatementsDoc
+
+
+class _Counters(TypedDict):
+    """One statement's pg_stat_statements counters at an instant."""
+
+    query: str
+    calls: int
+    total_exec_time: float
+    max_exec_time: float
+    rows: int
+
+
+class _MetaExtra(TypedDict, total=False):
+    running: bool
+    pg_stat_statements: bool
+
+
 MIN_HZ = 10.0
 QUERY_CHARS = 200
 
@@ -100,7 +94,7 @@ class PgSampler(threading.Thread):
         self.error_count = 0
         self._halt = threading.Event()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._statements_start: dict[str, dict[str, Any]] | None = None
+        self._statements_start: dict[str, _Counters] | None = None
 
     def stop(self) -> None:
         """End sampling, take the closing pg_stat_statements snapshot, close the connection."""
@@ -131,7 +125,7 @@ class PgSampler(threading.Thread):
                 self._conn = None
             return None
 
-    def statements(self) -> dict[str, dict[str, Any]] | None:
+    def statements(self) -> dict[str, _Counters] | None:
         """pg_stat_statements rows of the database by queryid; None when it is not installed."""
         rows = self._query(
             "pg_stat_statements", "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
@@ -152,11 +146,11 @@ class PgSampler(threading.Thread):
             for r in rows
         }
 
-    def _write_statements(self, end: dict[str, dict[str, Any]]) -> None:
+    def _write_statements(self, end: dict[str, _Counters]) -> None:
         start = self._statements_start or {}
-        deltas = []
+        deltas: list[PgStatement] = []
         for qid, e in end.items():
-            s = start.get(qid, {"calls": 0, "total_exec_time": 0.0, "rows": 0})
+            s = start.get(qid, _Counters(query="", calls=0, total_exec_time=0.0, max_exec_time=0.0, rows=0))
             calls = e["calls"] - s["calls"]
             if calls <= 0:
                 continue
@@ -172,23 +166,23 @@ class PgSampler(threading.Thread):
                     "rows": e["rows"] - s["rows"],
                 }
             )
-        deltas.sort(key=lambda d: -float(d["total_exec_time_ms"]))
-        doc = {
+        deltas.sort(key=lambda d: -d["total_exec_time_ms"])
+        doc: PgStatementsDoc = {
             "note": "deltas between the run's start and end; max_exec_time_ms is the maximum since the "
             "statistics were last reset (pg_stat_statements keeps no per-interval maximum)",
             "statements": deltas,
         }
-        (self.run_dir / "pg_statements.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (self.run_dir / PG_STATEMENTS_JSON).write_text(json.dumps(doc, indent=2) + "\n")
 
-    def _write_meta(self, **extra: object) -> None:
-        meta = {
+    def _write_meta(self, **extra: Unpack[_MetaExtra]) -> None:
+        meta: PgSamplerDoc = {
             "hz": 1.0 / self.interval_s,
             "slow_ms": self.slow_s * 1000.0,
             "samples": self.samples,
             "errors": self.error_count,
             **extra,
         }
-        (self.run_dir / "pg_sampler.json").write_text(json.dumps(meta) + "\n")
+        (self.run_dir / PG_SAMPLER_JSON).write_text(json.dumps(meta) + "\n")
 
     def run(self) -> None:
         self._write_meta(running=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-COLUMNS = ["ts", "status", "size", "active", "idle", "waiting", "max", "utilization", "latency_ms"]
+from loadgate_contract.files import POOL_COLUMNS as COLUMNS
 
 
 class PoolSampler(threading.Thread):

@@ -14,11 +14,15 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
+
+from loadgate_contract.files import RUN_JSON
+from loadgate_contract.records import ProcessEntry, RunRecordDoc
 
 RUNS_DIR = Path("runs")
 
@@ -56,7 +60,7 @@ def point_latest(run_dir: Path, *, parent: Path = RUNS_DIR) -> None:
     tmp.replace(link)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     tmp.replace(path)
@@ -113,12 +117,12 @@ class RunRecord:
     """What `run.json` holds; `save()` after every change of state."""
 
     path: Path
-    data: dict[str, Any] = field(default_factory=dict)
+    data: RunRecordDoc = field(default_factory=lambda: RunRecordDoc())
 
     def save(self) -> None:
-        write_json_atomic(self.path / "run.json", self.data)
+        write_json_atomic(self.path / RUN_JSON, self.data)
 
-    def update(self, **fields: Any) -> None:
+    def update(self, **fields: Unpack[RunRecordDoc]) -> None:
         self.data.update(fields)
         self.save()
 
@@ -126,6 +130,6 @@ class RunRecord:
         self.data.setdefault("errors", []).append({"at": iso(time.time()), "message": message})
         self.save()
 
-    def add_process(self, entry: dict[str, Any]) -> None:
+    def add_process(self, entry: ProcessEntry) -> None:
         self.data.setdefault("processes", []).append(entry)
         self.save()

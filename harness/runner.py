@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 from harness.cpu_sampler import CpuSampler, Groups
 from harness.db.backends import Backend
@@ -35,6 +35,9 @@ from harness.reconcile_http import reconcile_stack
 from harness.run_folder import RunRecord, iso, machine, versions
 from harness.stack import Stack, external_stack, start_service_stack
 from harness.target import Tls
+from loadgate_contract.files import PLAN_JSON, PROBES_JSON, SCENARIO_TOML
+from loadgate_contract.plan import PhaseDoc, PlanDoc
+from loadgate_contract.records import PhaseEntry, ProcessEntry, RunStatus
 
 # Past the plan's duration, how long Locust may take to stop before the harness stops it.
 OVERRUN_S = 45.0
@@ -68,28 +71,30 @@ class RunOptions:
 @dataclass
 class Outcome:
     run_dir: Path
-    status: str
+    status: RunStatus
     errors: list[str]
 
 
-def _phases_epoch(plan: dict[str, Any], t0: float) -> list[dict[str, Any]]:
+def _phases_epoch(plan: PlanDoc, t0: float) -> list[PhaseEntry]:
     return [
         {"name": p["name"], "start": t0 + p["start_s"], "end": t0 + p["start_s"] + p["duration_s"]}
-        for p in plan.get("phases", [])
+        for p in plan["phases"]
     ]
 
 
-def _highest(phases: list[dict[str, Any]], key: str) -> dict[str, float]:
+def _highest(
+    phases: list[PhaseDoc], key: Literal["rates_per_hour", "nominal_rates_per_hour"]
+) -> dict[str, float]:
     """Each flow's highest rate over the phases: a scenario's headline rate (per phase: `phase_rates`)."""
     rates: dict[str, float] = {}
     for phase in phases:
-        for flow, rate in (phase.get(key) or {}).items():
+        for flow, rate in phase[key].items():
             rates[flow] = max(rates.get(flow, 0.0), float(rate))
     return rates
 
 
-def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) -> RunRecord:
-    phases = plan.get("phases", [])
+def _initial_record(run_dir: Path, plan: PlanDoc, options: RunOptions) -> RunRecord:
+    phases = plan["phases"]
     nominal = _highest(phases, "nominal_rates_per_hour")
     effective = _highest(phases, "rates_per_hour")
     record = RunRecord(
@@ -97,19 +102,19 @@ def _initial_record(run_dir: Path, plan: dict[str, Any], options: RunOptions) ->
         {
             "id": run_dir.name,
             "scenario": plan["scenario"],
-            "kind": plan.get("kind"),
-            "status": "starting",
+            "kind": plan["kind"],
+            "status": RunStatus.STARTING,
             "started_at": iso(time.time()),
             "ended_at": None,
-            "speedup": plan.get("speedup"),
-            "duration_s": plan.get("duration_s"),
+            "speedup": plan["speedup"],
+            "duration_s": plan["duration_s"],
             "nominal_rates_per_hour": nominal,
             "effective_rates_per_hour": effective,
             "phase_rates": [
                 {
                     "name": p["name"],
-                    "nominal": p.get("nominal_rates_per_hour"),
-                    "effective": p.get("rates_per_hour"),
+                    "nominal": p["nominal_rates_per_hour"],
+                    "effective": p["rates_per_hour"],
                 }
                 for p in phases
             ],
@@ -175,7 +180,7 @@ def _write_probes(run_dir: Path, stack: Stack, record: RunRecord, probes: ProbeS
     except Exception as exc:
         record.add_error(f"invariant probes could not run: {exc}")
         return
-    (run_dir / "probes.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (run_dir / PROBES_JSON).write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
 def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord, tls: Tls) -> Path:
@@ -236,7 +241,7 @@ class _Teardown(ExitStack):
 
 
 def run_plan(
-    plan: dict[str, Any],
+    plan: PlanDoc,
     scenario_text: str,
     run_dir: Path,
     options: RunOptions,
@@ -246,14 +251,14 @@ def run_plan(
     db_control: DbControl | None = None,
 ) -> Outcome:
     """Run a resolved plan into `run_dir`. Raises only for KeyboardInterrupt; failures are recorded."""
-    (run_dir / "scenario.toml").write_text(scenario_text)
+    (run_dir / SCENARIO_TOML).write_text(scenario_text)
     plan = {**plan, "tls": options.tls.to_plan()}  # how the Locust users check the certificate
-    (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
+    (run_dir / PLAN_JSON).write_text(json.dumps(plan, indent=2) + "\n")
     record = _initial_record(run_dir, plan, options)
     verify, probes = options.tls.httpx_verify(), options.probe_set
     scheduler: FaultScheduler | None = None
-    status, errors = "failed", []
-    exits: list[dict[str, Any]] = []  # each stopped process's exit, for run.json `processes`
+    status, errors = RunStatus.FAILED, []
+    exits: list[ProcessEntry] = []  # each stopped process's exit, for run.json `processes`
     teardown = _Teardown(record)
     # Registered first, so it runs last: the exits, and the status the run ended with.
     teardown.callback(lambda: record.update(processes=exits, status=status, ended_at=iso(time.time())))
@@ -270,20 +275,20 @@ def run_plan(
                 run_dir,
                 safeguards_off=options.safeguards_off,
                 service_env=options.service_env,
-                with_proxy=needs_proxy(plan.get("faults") or []),
+                with_proxy=needs_proxy(plan["faults"]),
                 toxiproxy_url=options.toxiproxy_url,
             )
         teardown.add("stopping the service", lambda: exits.extend(stack.stop_service()))
 
         def check() -> None:  # after the load and the samplers stop, while the service still runs
-            if status == "failed" and not stack.database_url:
+            if status == RunStatus.FAILED and not stack.database_url:
                 return
             teardown.attempt("the invariant probes", lambda: _write_probes(run_dir, stack, record, probes))
             teardown.attempt("the reconciliation", lambda: _write_reconcile(run_dir, stack, record, verify))
 
         teardown.callback(check)
         record.data["versions"]["postgresql"] = stack.info.get("postgresql")
-        record.update(target=stack.base_url, database=stack.info.get("database"), status="running")
+        record.update(target=stack.base_url, database=stack.info.get("database"), status=RunStatus.RUNNING)
         if stack.proxy is not None:
             record.update(fault_proxy=stack.info["fault_proxy"])
         if db_control is not None:
@@ -300,7 +305,7 @@ def run_plan(
         locust = LocustProcesses(
             host=stack.base_url,
             run_dir=run_dir,
-            plan_path=run_dir / "plan.json",
+            plan_path=run_dir / PLAN_JSON,
             fixtures_path=stack.fixtures_path,
             workers=options.workers,
             master_bind_host=options.master_bind_host,
@@ -318,7 +323,7 @@ def run_plan(
             record.add_process({"name": name, "pid": pid})
         cpu.start()
         record.update(phases=_phases_epoch(plan, t0), load_started_at=iso(t0))
-        if plan.get("faults"):
+        if plan["faults"]:
             hooks = db_control.hooks if db_control is not None else None
             context = FaultContext(
                 pg=getattr(backend, "pg", None),
@@ -341,31 +346,31 @@ def run_plan(
             faults.start()
         progress = Progress(
             run_dir,
-            float(plan.get("duration_s") or 0),
-            [(p["name"], p["start_s"], p["duration_s"]) for p in plan.get("phases", [])],
+            plan["duration_s"],
+            [(p["name"], p["start_s"], p["duration_s"]) for p in plan["phases"]],
             out=out,
             target=stack.base_url,
         )
-        deadline = time.monotonic() + float(plan.get("duration_s") or 0) + OVERRUN_S
+        deadline = time.monotonic() + plan["duration_s"] + OVERRUN_S
         why = _drive(locust, stack, progress, deadline, scheduler)
         progress.final()
         if why:
             errors.append(why)
             record.add_error(why)
-        status = "incomplete" if why else "complete"
+        status = RunStatus.INCOMPLETE if why else RunStatus.COMPLETE
     except KeyboardInterrupt:
         errors.append("interrupted (Ctrl-C or SIGTERM)")
         record.add_error(errors[-1])
-        status = "incomplete"
+        status = RunStatus.INCOMPLETE
         raise
     except HarnessError as exc:
         errors.append(str(exc))
         record.add_error(str(exc))
-        status = "failed"
+        status = RunStatus.FAILED
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
         record.add_error(errors[-1])
-        status = "failed"
+        status = RunStatus.FAILED
         raise RunFailed(errors[-1]) from exc
     finally:
         teardown.close()

@@ -35,22 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InvalidInput
-from harness.scenario_model import (
-    FLOWS,
-    ArrivalKind,
-    CapacitySpec,
-    FaultSpec,
-    Kind,
-    PhaseSpec,
-    Plan,
-    PlanPhase,
-    RaceKind,
-    RaceSpec,
-    Scenario,
-    Suite,
-    SuiteEntry,
-)
+from harness.scenario_model import CapacitySpec, PhaseSpec, Scenario, Suite, SuiteEntry
 from harness.scenario_parse import Checker, did_you_mean, parse_scenario, probe_keys
+from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, Plan, PlanPhase, RaceKind, RaceSpec
 
 __all__ = [
     "FLOWS",

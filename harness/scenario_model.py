@@ -13,47 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from harness.errors import InvalidInput
+from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, Plan, PlanPhase, RaceSpec
 
-# The rows of seed 000's "Expected Traffic (Initial Launch)" table that the reference service has
-# (webhook deliveries are out of scope: the service has no webhooks). Order matters: it is the
-# order of the plan's rate tables.
-FLOWS: tuple[str, ...] = (
-    "orders_created",
-    "payments_initiated",
-    "payments_captured",
-    "deliveries_confirmed",
-    "agent_assignments",
-    "admin_metrics",
-)
-
-
-class Kind(StrEnum):
-    """What a scenario does: open-model load, a race, or a stepped capacity search."""
-
-    LOAD = "load"
-    RACE = "race"
-    CAPACITY = "capacity"
-
-
-class ArrivalKind(StrEnum):
-    """How arrivals are spaced: exponential gaps (Poisson process) or exactly even."""
-
-    POISSON = "poisson"
-    CONSTANT = "constant"
-
-
-class RaceKind(StrEnum):
-    """The contested resources of seed 002 D4/D6 and API.md's Idempotency-Key."""
-
-    ASSIGNMENT_ACCEPT = "assignment_accept"
-    STATUS_CHANGE = "status_change"
-    WALLET_CAPTURE = "wallet_capture"
-    IDEMPOTENT_CREATE = "idempotent_create"
+# The plan's shapes and value sets are the run folder contract's (loadgate_contract.plan).
 
 
 @dataclass(frozen=True)
@@ -67,17 +33,6 @@ class PhaseSpec:
 
 
 @dataclass(frozen=True)
-class RaceSpec:
-    """Participants fire at one instant, `trials` times; trial k fires `k x interval_s` after the first."""
-
-    kind: RaceKind
-    participants: int
-    trials: int
-    interval_s: float
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class CapacitySpec:
     """Steps `step-1..max_steps` at scale start_scale x step_factor^(i-1) of the scenario's rates."""
 
@@ -85,96 +40,6 @@ class CapacitySpec:
     step_factor: float
     step_duration_s: float
     max_steps: int
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """A fault to inject (kinds are validated by the chaos part); times are nominal seconds."""
-
-    kind: str
-    start_s: float
-    duration_s: float
-    target: str | None = None
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PlanPhase:
-    """A phase as run: effective start/duration and rates, with the nominal rates beside them."""
-
-    name: str
-    start_s: float
-    duration_s: float
-    rates_per_hour: Mapping[str, float]
-    nominal_rates_per_hour: Mapping[str, float]
-
-    def to_json(self) -> dict[str, Any]:
-        """The phase object of plan.json (docs/contracts.md)."""
-        return {
-            "name": self.name,
-            "start_s": self.start_s,
-            "duration_s": self.duration_s,
-            "rates_per_hour": dict(self.rates_per_hour),
-            "nominal_rates_per_hour": dict(self.nominal_rates_per_hour),
-        }
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A resolved scenario: what the Locust processes run (`plan.json`)."""
-
-    scenario: str
-    kind: Kind
-    speedup: float
-    arrival: ArrivalKind
-    seed: int
-    max_in_flight: int
-    request_timeout_s: float
-    duration_s: float
-    nominal_duration_s: float
-    phases: tuple[PlanPhase, ...]
-    race: RaceSpec | None
-    faults: tuple[FaultSpec, ...]
-    thresholds: tuple[Mapping[str, Any], ...]
-
-    def expected_arrivals(self, flow: str) -> float:
-        """Arrivals of `flow` the plan asks for: the same at every speed-up."""
-        return sum(p.rates_per_hour.get(flow, 0.0) * p.duration_s / 3600.0 for p in self.phases)
-
-    def to_json(self) -> dict[str, Any]:
-        """Exactly the plan.json shape of docs/contracts.md, plus `thresholds` passed through."""
-        race = None
-        if self.race is not None:
-            race = {
-                "kind": str(self.race.kind),
-                "participants": self.race.participants,
-                "trials": self.race.trials,
-                "interval_s": self.race.interval_s,
-                "params": dict(self.race.params),
-            }
-        return {
-            "scenario": self.scenario,
-            "kind": str(self.kind),
-            "speedup": self.speedup,
-            "arrival": str(self.arrival),
-            "seed": self.seed,
-            "max_in_flight": self.max_in_flight,
-            "request_timeout_s": self.request_timeout_s,
-            "duration_s": self.duration_s,
-            "phases": [p.to_json() for p in self.phases],
-            "race": race,
-            "faults": [
-                {
-                    "kind": f.kind,
-                    "start_s": f.start_s,
-                    "duration_s": f.duration_s,
-                    "target": f.target,
-                    "params": dict(f.params),
-                }
-                for f in self.faults
-            ],
-            "thresholds": [dict(t) for t in self.thresholds],
-        }
 
 
 @dataclass(frozen=True)
@@ -258,7 +123,6 @@ class Scenario:
             max_in_flight=self.max_in_flight,
             request_timeout_s=self.request_timeout_s,
             duration_s=start,
-            nominal_duration_s=self.nominal_duration_s,
             phases=tuple(phases),
             race=race,
             faults=faults,

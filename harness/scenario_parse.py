@@ -13,17 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.scenario_model import (
-    FLOWS,
-    ArrivalKind,
-    CapacitySpec,
-    FaultSpec,
-    Kind,
-    PhaseSpec,
-    RaceKind,
-    RaceSpec,
-    Scenario,
-)
+from harness.scenario_model import CapacitySpec, PhaseSpec, Scenario
+from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, RaceKind, RaceSpec
 
 TOP_KEYS = {
     "name",

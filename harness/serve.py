@@ -18,6 +18,9 @@ from harness.db.container import DockerBackend
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 from harness.stack import migrate_and_seed
+from loadgate_contract.files import ENV_FIXTURES, ENV_PLAN, PLAN_JSON
+
+WEB_UI_SCENARIO = "steady_50"  # the plan the printed Locust command runs (speed-up 1: real time)
 
 
 def serve(
@@ -66,6 +69,7 @@ def serve(
             env={"RACE_WINDOW_MS": str(race_window_ms)},
         )
         service.start()
+        plan = _write_plan(data_dir)
         print(
             f"reference service: {service.base_url}\n"
             f"database:          {database_url}\n"
@@ -75,7 +79,8 @@ def serve(
             f"safeguards off:    {', '.join(safeguards_off) or 'none'}\n"
             f"race window:       {race_window_ms:g} ms\n"
             f"{_proxy_lines(proxy)}\n"
-            f"Locust web UI:     LOADGATE_FIXTURES={fixtures} .venv/bin/locust -f locustfiles/loadgate.py "
+            f"Locust web UI:     {ENV_PLAN}={plan} {ENV_FIXTURES}={fixtures} .venv/bin/locust "
+            "-f locustfiles/loadgate.py "
             f"--host {service.base_url}\n"
             "Ctrl-C stops the service and PostgreSQL.",
             flush=True,
@@ -114,3 +119,13 @@ def _proxy_lines(proxy: DbProxy | None) -> str:
         '-d \'{"type":"latency","attributes":{"latency":200}}\'\n'
         f"  or:              toxiproxy-cli -h {api} toxic add -t latency -a latency=200 {proxy.name}\n"
     )
+
+
+def _write_plan(data_dir: Path) -> Path:
+    """A plan for Locust's web UI: the Locust side reads plans, never scenario files."""
+    from harness.run_folder import write_json_atomic
+    from harness.scenario import load_scenario
+
+    path = (data_dir / PLAN_JSON).resolve()
+    write_json_atomic(path, load_scenario(WEB_UI_SCENARIO).resolve(1.0).to_json())
+    return path

@@ -22,6 +22,7 @@ from harness.errors import InvalidInput, RunFailed
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 from harness.target import parse_target
+from loadgate_contract.records import ProcessEntry
 
 SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
 
@@ -65,9 +66,9 @@ class Stack:
     proxy: DbProxy | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    def stop_service(self) -> list[dict[str, Any]]:
+    def stop_service(self) -> list[ProcessEntry]:
         """Stop the service, then the fault proxy in front of its database."""
-        exits = []
+        exits: list[ProcessEntry] = []
         if self.service is not None:
             by = "exited" if self.service.returncode is not None else "harness"
             code = self.service.stop()

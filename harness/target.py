@@ -13,12 +13,12 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from harness.errors import InvalidInput
+from loadgate_contract.plan import TlsDoc
 
 LIVE_PATH = "/health/live"
 LIVE_TIMEOUT_S = 5.0
@@ -72,7 +72,7 @@ class Tls:
             return "not verified (--insecure)"
         return f"verified against {self.ca_bundle}" if self.ca_bundle else "verified"
 
-    def to_plan(self) -> dict[str, Any]:
+    def to_plan(self) -> TlsDoc:
         """The plan.json `tls` table the Locust processes read."""
         return {"verify": self.verify, "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None}
 

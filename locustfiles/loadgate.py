@@ -1,8 +1,8 @@
 """The loadgate locustfile: `locust -f locustfiles/loadgate.py` (what the harness runs).
 
 Environment:
-    LOADGATE_PLAN      plan.json (docs/contracts.md); unset: steady_50 at speed-up 1
-                       (`LOADGATE_SCENARIO` / `LOADGATE_SPEEDUP` pick another for a human run)
+    LOADGATE_PLAN      plan.json (docs/contracts.md); required (`harness serve` writes one for
+                       the web UI: steady_50 at speed-up 1; every run folder has one)
     LOADGATE_FIXTURES  fixtures file; unset: .pgdata/fixtures.json (what `make serve` seeds)
     LOADGATE_RUN_DIR   where the master (or local runner) writes requests.csv and races.jsonl;
                        unset: runs/manual-<UTC stamp>/

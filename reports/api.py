@@ -13,17 +13,18 @@ reason printed, never a traceback that CI would confuse with a failing release.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadgate_contract.files import SUITE_SCHEMA, SUMMARY_SCHEMA
+from loadgate_contract.records import SUITE_KIND, RunRecordDoc, RunStatus
 from reports.capacity import capacity_result, capacity_text
 from reports.chaos import chaos_section
-from reports.errors import InvalidEvidence, ReportError
-from reports.evidence import load_evidence
+from reports.errors import ReportError
+from reports.evidence import load_evidence, read_run_record
 from reports.judge import Judgement, judge
 from reports.metrics import summarize
 from reports.render_json import dumps, run_document
@@ -84,9 +85,9 @@ def write_run(report: RunReport) -> None:
 
 
 def _error_report(run_dir: Path, reason: str) -> Judgement:
-    run: dict[str, Any] = {"id": run_dir.name}
-    with contextlib.suppress(OSError, ValueError):
-        run = json.loads((run_dir / "run.json").read_text())
+    run: RunRecordDoc = {"id": run_dir.name}
+    with contextlib.suppress(ReportError):
+        run = read_run_record(run_dir)
     return Judgement(str(run_dir), run, [], 2, [reason], [])
 
 
@@ -94,7 +95,7 @@ def _write_error(run_dir: Path, j: Judgement) -> None:
     if not run_dir.is_dir():
         return
     doc = {
-        "schema": "loadgate.summary/1",
+        "schema": SUMMARY_SCHEMA,
         "verdict": j.verdict,
         "exit_code": 2,
         "reasons": j.reasons,
@@ -129,7 +130,7 @@ def _suite_exit(codes: list[int], complete: bool) -> int:
 
 
 def _generate_suite(
-    root: Path, run: dict[str, Any], thresholds_path: Path | None, fio: bool, out: TextIO
+    root: Path, run: RunRecordDoc, thresholds_path: Path | None, fio: bool, out: TextIO
 ) -> int:
     from reports.render_html import suite_html
 
@@ -145,7 +146,7 @@ def _generate_suite(
         for s in run.get("scenarios") or []
         if not any(c.endswith(f"-{s}") for c in children) and s not in dict(skipped)
     ]
-    complete = run.get("status") == "complete" and not missing
+    complete = run.get("status") == RunStatus.COMPLETE and not missing
     code = _suite_exit([j.exit_code for _, j, _ in results], complete)
     reasons = [f"{name}: {r}" for name, j, _ in results for r in j.reasons]
     if not complete:
@@ -156,7 +157,7 @@ def _generate_suite(
         out.write(f"skipped: {name}: {why}\n")
     suite = Judgement(str(root), run, [], code, reasons, [])
     doc = {
-        "schema": "loadgate.suite/1",
+        "schema": SUITE_SCHEMA,
         "verdict": suite.verdict,
         "exit_code": code,
         "reasons": reasons,
@@ -222,10 +223,8 @@ def generate(
     """Judge a run (or suite) folder, write its four report files, print the verdict; return 0, 1 or 2."""
     run_dir = Path(run_dir)
     try:
-        if not (run_dir / "run.json").is_file():
-            raise InvalidEvidence(f"{run_dir}: no run.json: not a run folder, or the run never started")
-        run = json.loads((run_dir / "run.json").read_text())
-        if isinstance(run, dict) and run.get("kind") == "suite":
+        run = read_run_record(run_dir)
+        if run.get("kind") == SUITE_KIND:
             return _generate_suite(run_dir, run, thresholds_path, fail_on_insufficient, out)
     except (ReportError, ValueError, OSError) as exc:
         out.write(f"loadgate report: cannot judge {run_dir}: {exc}\n")

@@ -36,14 +36,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loadgate_contract.files import HEALTH_ENDPOINTS
+from loadgate_contract.records import DB_RESTARTING_FAULTS, DB_UNAVAILABLE_FAULTS, FaultOutcome
 from reports.evidence import Evidence, to_epoch
 from reports.percentiles import percentile
 from reports.scope import matching_names
 from reports.thresholds import ThresholdSet
 
 ORDERS = "POST /api/orders"
-DB_UNAVAILABLE = ("db_restart", "db_crash", "db_pause")
-HEALTH_ENDPOINTS = ("live", "ready", "db")
+DB_UNAVAILABLE = DB_UNAVAILABLE_FAULTS
 GRACE_S = 1.0
 BUCKET_S = 5.0
 DEFAULT_BOUND_MS = 6500.0
@@ -83,7 +84,9 @@ class Fault:
     @property
     def not_injected(self) -> str | None:
         """Why the fault never took effect (its apply failed or never ran), else None."""
-        if self.outcome == "failed" and ("apply failed" in self.detail or "not applied" in self.detail):
+        if self.outcome == FaultOutcome.FAILED and (
+            "apply failed" in self.detail or "not applied" in self.detail
+        ):
             return f"{self.label} was not injected: {self.detail}"
         return None
 
@@ -109,7 +112,7 @@ def faults(ev: Evidence) -> list[Fault]:
 
 def planned_faults(ev: Evidence) -> int:
     """How many faults the plan scheduled."""
-    planned = (ev.plan or {}).get("faults")
+    planned = ev.plan.get("faults") if ev.plan else None
     return len(planned) if isinstance(planned, list) else 0
 
 
@@ -275,7 +278,7 @@ def restarted_by(all_faults: list[Fault], fault: Fault, until: float) -> list[st
 
 def _reconnect(listed: list[Fault], fault: Fault, until: float) -> dict[str, Any]:
     """After a db_restart or db_crash: did orders succeed again with no service restart in between?"""
-    if fault.kind not in ("db_restart", "db_crash"):
+    if fault.kind not in DB_RESTARTING_FAULTS:
         return {"restarted_by": [], "pool_reconnected": None}
     restarts = restarted_by(listed, fault, until)
     return {"restarted_by": restarts, "pool_reconnected": math.isfinite(until) and not restarts}

@@ -26,27 +26,28 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
 
+from loadgate_contract import files
+from loadgate_contract.files import HEALTH_COLUMNS, PG_STAT_COLUMNS, POOL_COLUMNS, REQUEST_COLUMNS
+from loadgate_contract.plan import PlanDoc
+from loadgate_contract.records import (
+    FaultRecord,
+    PgSamplerDoc,
+    PgStatementsDoc,
+    ProbesDoc,
+    RaceTrial,
+    ReconcileDoc,
+    RunRecordDoc,
+    RunStatus,
+)
 from reports.errors import InvalidEvidence
 
-REQUEST_COLUMNS = [
-    "ts",
-    "ts_intended",
-    "name",
-    "status",
-    "latency_ms",
-    "bytes",
-    "error_code",
-    "phase",
-    "worker",
-    "flow",
-    "created_id",
-    "idempotency_key",
-]
+__all__ = ["HEALTH_COLUMNS", "REQUEST_COLUMNS"]  # re-exported: tests and the synthetic writer use them
+
 _REQUEST_DTYPES: dict[str, str] = {
     "ts": "float64",
     "ts_intended": "float64",
@@ -55,8 +56,6 @@ _REQUEST_DTYPES: dict[str, str] = {
     "bytes": "float64",
 }
 _CATEGORY_COLUMNS = ["name", "error_code", "phase", "worker", "flow"]
-_POOL_COLUMNS = ["ts", "status", "size", "active", "idle", "waiting", "max", "utilization", "latency_ms"]
-HEALTH_COLUMNS = ["ts", "endpoint", "status", "latency_ms"]
 _LOAD_KINDS = {"load", "capacity"}
 _SKIP_EVENT = b'"http_request_completed"'
 
@@ -75,29 +74,29 @@ class Evidence:
     """Everything a run folder holds, parsed; `None` means the file is absent (no evidence)."""
 
     run_dir: Path
-    run: dict[str, Any]
-    plan: dict[str, Any] | None
+    run: RunRecordDoc
+    plan: PlanDoc | None
     requests: pd.DataFrame | None
     service: pd.DataFrame | None
     pool: pd.DataFrame | None
-    races: list[dict[str, Any]] | None
-    faults: list[dict[str, Any]] | None
-    probes: dict[str, Any] | None
+    races: list[RaceTrial] | None
+    faults: list[FaultRecord] | None
+    probes: ProbesDoc | None
     health: pd.DataFrame | None = None
-    reconcile: dict[str, Any] | None = None
+    reconcile: ReconcileDoc | None = None
     scenario_thresholds: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cpu: pd.DataFrame | None = None
     pg_log: pd.DataFrame | None = None
     pg_activity: pd.DataFrame | None = None
     pg_stat: pd.DataFrame | None = None
-    pg_sampler: dict[str, Any] | None = None
-    pg_statements: dict[str, Any] | None = None
+    pg_sampler: PgSamplerDoc | None = None
+    pg_statements: PgStatementsDoc | None = None
 
     @property
     def kind(self) -> str:
         """Scenario kind: load, race, capacity (or suite)."""
-        return str(self.run.get("kind") or (self.plan or {}).get("kind") or "load")
+        return str(self.run.get("kind") or (self.plan.get("kind") if self.plan else None) or "load")
 
     @property
     def status(self) -> str:
@@ -107,7 +106,7 @@ class Evidence:
     @property
     def incomplete(self) -> bool:
         """True unless the run says it completed: a killed run still says `running`."""
-        return self.status != "complete"
+        return self.status != RunStatus.COMPLETE
 
     @property
     def phases(self) -> list[Window]:
@@ -264,7 +263,7 @@ def load_pool(path: Path, notes: list[str]) -> pd.DataFrame:
     """pool.csv -> numeric columns; `utilization_pct` is 100 * active / max where known (0..100)."""
     source = _complete_part(path, notes)
     df = pd.read_csv(source, dtype={"status": "string"})
-    for col in _POOL_COLUMNS:
+    for col in POOL_COLUMNS:
         if col == "status":
             continue
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df.columns else math.nan
@@ -283,7 +282,7 @@ def load_health(path: Path, notes: list[str]) -> pd.DataFrame:
     missing = [c for c in HEALTH_COLUMNS if c not in _header(source)]
     if missing:
         raise InvalidEvidence(f"{path}: missing columns {missing}")
-    df = pd.read_csv(source, usecols=HEALTH_COLUMNS, dtype={"endpoint": "string"})
+    df = pd.read_csv(source, usecols=list(HEALTH_COLUMNS), dtype={"endpoint": "string"})
     for col in ("ts", "status", "latency_ms"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df["status"] = df["status"].fillna(0).astype("int32")
@@ -377,18 +376,10 @@ def load_pg_csv(path: Path, notes: list[str], numeric: tuple[str, ...]) -> pd.Da
 
 
 _PG_ACTIVITY_NUMERIC = ("ts", "pid", "query_start", "waitstart")
-_PG_STAT_NUMERIC = (
-    "ts",
-    "xact_commit",
-    "xact_rollback",
-    "deadlocks",
-    "conflicts",
-    "temp_files",
-    "numbackends",
-)
+_PG_STAT_NUMERIC = PG_STAT_COLUMNS  # every pg_stat_database counter is a number
 
 
-def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _scenario_thresholds(run_dir: Path, plan: PlanDoc | None) -> list[dict[str, Any]]:
     if plan and isinstance(plan.get("thresholds"), list):
         return [t for t in plan["thresholds"] if isinstance(t, dict)]
     path = run_dir / "scenario.toml"
@@ -403,29 +394,38 @@ def _scenario_thresholds(run_dir: Path, plan: dict[str, Any] | None) -> list[dic
     return []
 
 
+def read_run_record(run_dir: Path) -> RunRecordDoc:
+    """`run.json` of a run or suite folder; `InvalidEvidence` when absent or unreadable."""
+    if not (run_dir / files.RUN_JSON).is_file():
+        raise InvalidEvidence(f"{run_dir}: no run.json: not a run folder, or the run never started")
+    # The files are the contract's shapes (loadgate_contract.records); readers still .get() keys,
+    # since a killed or older run may have left fewer.
+    return cast(RunRecordDoc, _read_json(run_dir / files.RUN_JSON))
+
+
 def load_evidence(run_dir: Path) -> Evidence:
     """Read every evidence file of one run folder (not a suite); `InvalidEvidence` if it cannot be judged."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InvalidEvidence(f"{run_dir}: not a run folder")
-    if not (run_dir / "run.json").exists():
-        raise InvalidEvidence(f"{run_dir}: no run.json: not a run folder, or the run never started")
-    run = _read_json(run_dir / "run.json")
+    run = read_run_record(run_dir)
     notes: list[str] = []
-    plan = _read_json(run_dir / "plan.json") if (run_dir / "plan.json").exists() else None
+    has_plan = (run_dir / files.PLAN_JSON).exists()
+    plan = cast(PlanDoc, _read_json(run_dir / files.PLAN_JSON)) if has_plan else None
 
     def opt(name: str) -> Path | None:
         p = run_dir / name
         return p if p.exists() else None
 
-    kind = str(run.get("kind") or (plan or {}).get("kind") or "load")
-    req_path = opt("requests.csv")
+    kind = str(run.get("kind") or (plan.get("kind") if plan else None) or "load")
+    req_path = opt(files.REQUESTS_CSV)
     if req_path is None and kind in _LOAD_KINDS:
         raise InvalidEvidence(
             f"{run_dir}: no requests.csv: a {kind} run cannot be judged without its samples"
         )
-    svc, pool, races, faults = opt("service.jsonl"), opt("pool.csv"), opt("races.jsonl"), opt("faults.jsonl")
-    health = opt("health.csv")
+    svc, pool = opt(files.SERVICE_JSONL), opt(files.POOL_CSV)
+    races, faults = opt(files.RACES_JSONL), opt(files.FAULTS_JSONL)
+    health = opt(files.HEALTH_CSV)
     return Evidence(
         run_dir=run_dir,
         run=run,
@@ -433,19 +433,19 @@ def load_evidence(run_dir: Path) -> Evidence:
         requests=load_requests(req_path, notes) if req_path else None,
         service=load_service_log(svc, notes) if svc else None,
         pool=load_pool(pool, notes) if pool else None,
-        races=_read_jsonl(races, notes) if races else None,
-        faults=_read_jsonl(faults, notes) if faults else None,
-        probes=_optional_json(opt("probes.json"), notes),
+        races=cast(list[RaceTrial], _read_jsonl(races, notes)) if races else None,
+        faults=cast(list[FaultRecord], _read_jsonl(faults, notes)) if faults else None,
+        probes=cast(ProbesDoc | None, _optional_json(opt(files.PROBES_JSON), notes)),
         health=load_health(health, notes) if health else None,
-        reconcile=_optional_json(opt("reconcile.json"), notes),
+        reconcile=cast(ReconcileDoc | None, _optional_json(opt(files.RECONCILE_JSON), notes)),
         scenario_thresholds=_scenario_thresholds(run_dir, plan),
         notes=notes,
-        cpu=load_cpu(cpu, notes) if (cpu := opt("cpu.csv")) else None,
-        pg_log=load_pg_log(pg_log, notes) if (pg_log := opt("postgres.jsonl")) else None,
+        cpu=load_cpu(cpu, notes) if (cpu := opt(files.CPU_CSV)) else None,
+        pg_log=load_pg_log(pg_log, notes) if (pg_log := opt(files.POSTGRES_JSONL)) else None,
         pg_activity=load_pg_csv(act, notes, _PG_ACTIVITY_NUMERIC)
-        if (act := opt("pg_activity.csv"))
+        if (act := opt(files.PG_ACTIVITY_CSV))
         else None,
-        pg_stat=load_pg_csv(stat, notes, _PG_STAT_NUMERIC) if (stat := opt("pg_stat.csv")) else None,
-        pg_sampler=_optional_json(opt("pg_sampler.json"), notes),
-        pg_statements=_optional_json(opt("pg_statements.json"), notes),
+        pg_stat=load_pg_csv(stat, notes, _PG_STAT_NUMERIC) if (stat := opt(files.PG_STAT_CSV)) else None,
+        pg_sampler=cast(PgSamplerDoc | None, _optional_json(opt(files.PG_SAMPLER_JSON), notes)),
+        pg_statements=cast(PgStatementsDoc | None, _optional_json(opt(files.PG_STATEMENTS_JSON), notes)),
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgate_contract.records import SUITE_KIND, RunRecordDoc, RunStatus
 from reports.catalog import METRICS
 from reports.evidence import Evidence
 from reports.measures import Measurement, measure
@@ -77,7 +78,7 @@ class Judgement:
     """All checks of one run and the gate's exit status with its reasons."""
 
     run_dir: str
-    run: dict[str, Any]
+    run: RunRecordDoc
     checks: list[Check]
     exit_code: int
     reasons: list[str]
@@ -88,7 +89,11 @@ class Judgement:
         """PASS, FAIL or CANNOT JUDGE (+ INCOMPLETE)."""
         word = {0: "PASS", 1: "FAIL", 2: "CANNOT JUDGE"}[self.exit_code]
         status = self.run.get("status")
-        return word if status == "complete" or self.run.get("kind") == "suite" else f"{word} (run {status})"
+        return (
+            word
+            if status == RunStatus.COMPLETE or self.run.get("kind") == SUITE_KIND
+            else f"{word} (run {status})"
+        )
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:

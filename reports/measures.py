@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgate_contract.records import RaceTrial
 from reports import pg_evidence as pge
 from reports.evidence import Evidence
 from reports.measurement import (
@@ -113,7 +114,7 @@ def _health(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     return [Measurement(values=np.concatenate(parts))]
 
 
-def race_winners(trial: dict[str, Any]) -> int:
+def race_winners(trial: RaceTrial) -> int:
     """Winners of a race trial, recounted from the participants when listed (raw evidence).
 
     A win is a 2xx, except for `idempotent_create`, where twenty 201s carrying one order id are

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from loadgate_contract.records import ProbeResult
 from reports.evidence import Evidence
 from reports.measurement import Measure, Measurement
 from reports.scope import matching_names
@@ -22,7 +21,7 @@ def _probe_fix(ev: Evidence, names: list[str]) -> str:
     return f"fix {them} in {ev.probes.get('directory')} for your schema (docs/probes.md), or {off}"
 
 
-def _serves(probe: dict[str, Any], th: Threshold) -> bool:
+def _serves(probe: ProbeResult, th: Threshold) -> bool:
     """A probe feeds a threshold when its name matches the globs or its header names the metric."""
     declared = probe.get("metrics") or []
     return bool(matching_names([str(probe.get("name"))], th.probes)) or th.metric in declared

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loadgate_contract.records import RaceTrial
 from reports.evidence import Evidence
 from reports.measures import SLOW_QUERY_EVENTS, failed_mask, race_winners
 from reports.percentiles import rank
@@ -105,7 +106,7 @@ def lock_conflicts(ev: Evidence, exclude: tuple[str, ...]) -> dict[str, Any]:
 
 def race_summary(ev: Evidence) -> list[dict[str, Any]]:
     """Per race kind: trials, trials with the wrong number of winners, winners histogram, outcome codes."""
-    by_kind: dict[str, list[dict[str, Any]]] = {}
+    by_kind: dict[str, list[RaceTrial]] = {}
     for trial in ev.races or []:
         by_kind.setdefault(str(trial.get("kind")), []).append(trial)
     out = []

@@ -7,9 +7,11 @@ import math
 from collections import Counter
 from typing import Any
 
+from loadgate_contract.files import SUMMARY_SCHEMA
+from loadgate_contract.records import RunStatus
 from reports.judge import Judgement
 
-SCHEMA = "loadgate.summary/1"
+SCHEMA = SUMMARY_SCHEMA
 
 
 def _clean(obj: Any) -> Any:
@@ -33,7 +35,7 @@ def run_document(j: Judgement, summary: dict[str, Any], thresholds_source: str) 
             "verdict": j.verdict,
             "exit_code": j.exit_code,
             "reasons": j.reasons,
-            "incomplete": j.run.get("status") != "complete",
+            "incomplete": j.run.get("status") != RunStatus.COMPLETE,
             "thresholds": thresholds_source,
             "counts": dict(Counter(f"{c.severity}:{c.status}" for c in j.checks)),
             "checks": [c.as_dict() for c in j.checks],

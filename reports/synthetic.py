@@ -307,10 +307,10 @@ class SyntheticRun:
             df = (
                 pd.concat(self.frames, ignore_index=True)
                 if self.frames
-                else pd.DataFrame(columns=REQUEST_COLUMNS)
+                else pd.DataFrame(columns=list(REQUEST_COLUMNS))
             )
             df = df.sort_values("ts", kind="stable") if len(df) else df
-            df.to_csv(path / "requests.csv", index=False, columns=REQUEST_COLUMNS, float_format="%.4f")
+            df.to_csv(path / "requests.csv", index=False, columns=list(REQUEST_COLUMNS), float_format="%.4f")
         if self.events is not None:
             (path / "service.jsonl").write_text("".join(json.dumps(e) + "\n" for e in self.events))
         if self.pool_rows is not None:

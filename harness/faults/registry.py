@@ -17,6 +17,7 @@ from harness.faults.base import (
     check_common,
     params_of,
 )
+from loadgate_contract.records import DB_UNAVAILABLE_FAULTS
 
 KINDS: dict[str, FaultKind] = {
     k.name: k for k in (*db_process.KINDS, *network.KINDS, *sessions.KINDS, *service.KINDS)
@@ -24,7 +25,7 @@ KINDS: dict[str, FaultKind] = {
 
 # Faults of one group act on the same thing and undo each other (a db_crash's restart would end
 # a db_pause; the second db_latency's revert would clear the first's toxic): no overlap in a group.
-EXCLUSIVE_GROUPS = ({"db_restart", "db_crash", "db_pause"}, {"db_latency"}, {"service_crash"})
+EXCLUSIVE_GROUPS = (set(DB_UNAVAILABLE_FAULTS), {"db_latency"}, {"service_crash"})
 
 
 def validate(spec: Mapping[str, Any], where: str = "fault") -> None:

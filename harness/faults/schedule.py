@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.faults.base import FaultContext, Injector, params_of
 from harness.faults.registry import injector
+from loadgate_contract.records import FaultOutcome, FaultRecord
 
 JOIN_TIMEOUT_S = 120.0
 
@@ -152,13 +153,13 @@ class FaultScheduler:
             self._write(fault)
 
     def _write(self, fault: _Fault) -> None:
-        line = {
+        line: FaultRecord = {
             "kind": fault.spec["kind"],
             "target": fault.spec.get("target"),
             "start": fault.started,
             "end": time.time(),
             "params": dict(params_of(fault.spec)),
-            "outcome": "failed" if fault.failed else "applied",
+            "outcome": FaultOutcome.FAILED if fault.failed else FaultOutcome.APPLIED,
             "detail": "; ".join(fault.detail),
         }
         try:

@@ -39,8 +39,8 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
         host,
         connections=bound,
         timeout_s=plan.request_timeout_s,
-        tls_verify=plan.tls_verify,
-        ca_bundle=plan.ca_bundle,
+        tls_verify=plan.tls.verify,
+        ca_bundle=plan.tls.ca_bundle,
     )
     flows = Flows(
         session,

@@ -168,8 +168,8 @@ class RaceParticipants:
                 self.host or environment.host or "",
                 connections=self.race.participants + 2,
                 timeout_s=self.runtime.plan.request_timeout_s,
-                tls_verify=self.runtime.plan.tls_verify,
-                ca_bundle=self.runtime.plan.ca_bundle,
+                tls_verify=self.runtime.plan.tls.verify,
+                ca_bundle=self.runtime.plan.tls.ca_bundle,
             )
         return self._session
 

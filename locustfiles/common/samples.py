@@ -1,6 +1,6 @@
 """Raw samples: one `requests.csv` row per request, from every worker, in the master's run folder.
 
-Columns (docs/contracts.md, in this order):
+Columns (`loadgate_contract.files.REQUEST_COLUMNS`, docs/contracts.md, in this order):
     ts              actual send, epoch s
     ts_intended     when the open model meant to send it (first request of a flow only), epoch s
     name            `METHOD /path/{template}`
@@ -34,20 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-COLUMNS = (
-    "ts",
-    "ts_intended",
-    "name",
-    "status",
-    "latency_ms",
-    "bytes",
-    "error_code",
-    "phase",
-    "worker",
-    "flow",
-    "created_id",
-    "idempotency_key",
-)
+from loadgate_contract.files import REQUEST_COLUMNS as COLUMNS
+
 REPORT_KEY = "loadgate_samples"
 FLUSH_MESSAGE = "loadgate_samples"
 

@@ -43,7 +43,16 @@ def serve(harness: Any, tmp_path: Path) -> Callable[..., Served]:
     """`harness serve ARGS` until its banner's last line (the harness fixture stops what is left)."""
 
     def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        proc = harness("serve", "--data-dir", str(tmp_path / "pgdata"), *args, env=env, runs_dir=False).proc
+        # SIGINT inherited as ignored, as from a background job or a CI runner: Ctrl-C must still stop it.
+        proc = harness(
+            "serve",
+            "--data-dir",
+            str(tmp_path / "pgdata"),
+            *args,
+            env=env,
+            runs_dir=False,
+            sigint_ignored=True,
+        ).proc
         assert proc.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -83,7 +92,11 @@ def test_serve_prints_where_everything_is_answers_and_stops_on_ctrl_c(serve: Cal
     fixtures = Path(served.value("fixtures"))
     assert httpx.get(f"{base_url}/health/ready", timeout=10).status_code == 200
     assert _login(base_url, fixtures) == 200
-    assert f"--host {base_url}" in served.value("Locust web UI")
+    web_ui = served.value("Locust web UI")
+    assert f"--host {base_url}" in web_ui
+    # The Locust side reads plans only: serve wrote one for the web UI, and the command names it.
+    plan = Path(web_ui.split("LOADGATE_PLAN=", 1)[1].split()[0])
+    assert json.loads(plan.read_text())["scenario"] == "steady_50"
     code, out = _stop(served)
     assert code == 0, out
 

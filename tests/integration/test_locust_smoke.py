@@ -9,6 +9,7 @@ and `harness.service_process` exist). Locust is started with the orchestrator's 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -26,25 +27,12 @@ from harness.db.base import free_port
 from harness.locust_runner import LocustProcesses
 from harness.processes import stop
 from harness.scenario import load_scenario
+from loadgate_contract.files import REQUEST_COLUMNS as COLUMNS
+from loadgate_contract.plan import PlanDoc
 
 pytestmark = pytest.mark.integration
 
 STUB = Path(__file__).with_name("locust_stub_api.py")
-# docs/contracts.md, literally (importing the locustfile modules would monkey-patch this process).
-COLUMNS = (
-    "ts",
-    "ts_intended",
-    "name",
-    "status",
-    "latency_ms",
-    "bytes",
-    "error_code",
-    "phase",
-    "worker",
-    "flow",
-    "created_id",
-    "idempotency_key",
-)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
 
 
@@ -101,7 +89,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         service.stop()
 
 
-def _run_locust(target: Target, plan: dict[str, Any], run_dir: Path, workers: int = 0) -> None:
+def _run_locust(target: Target, plan: PlanDoc, run_dir: Path, workers: int = 0) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -149,11 +137,13 @@ def test_load_plan_writes_raw_samples(target: Target, tmp_path: Path) -> None:
         assert float(r["ts"]) >= float(r["ts_intended"]) - 0.001
 
 
-def _race_plan(trials: int) -> dict[str, Any]:
-    plan = load_scenario("acceptance_race").resolve(None).to_json()
-    plan["race"]["trials"] = trials
-    plan["duration_s"] = plan["phases"][0]["duration_s"] = trials * plan["race"]["interval_s"]
-    return plan
+def _race_plan(trials: int) -> PlanDoc:
+    plan = load_scenario("acceptance_race").resolve(None)
+    assert plan.race is not None
+    duration = trials * plan.race.interval_s
+    phase = dataclasses.replace(plan.phases[0], duration_s=duration)
+    race = dataclasses.replace(plan.race, trials=trials)
+    return dataclasses.replace(plan, race=race, phases=(phase,), duration_s=duration).to_json()
 
 
 def _check_races(run_dir: Path, trials: int) -> list[dict[str, Any]]:

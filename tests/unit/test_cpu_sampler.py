@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cpu_sampler import COLUMNS, CpuSampler, cpu_pct
+from harness.cpu_sampler import CpuSampler, cpu_pct
+from loadgate_contract.files import CPU_COLUMNS as COLUMNS
 
 
 def test_cpu_pct_counts_increases_new_pids_whole_and_gone_pids_not_at_all() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.health_sampler import COLUMNS, HealthCsv, HealthSampler
+from harness.health_sampler import HealthCsv, HealthSampler
+from loadgate_contract.files import HEALTH_COLUMNS as COLUMNS
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

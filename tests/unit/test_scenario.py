@@ -17,6 +17,7 @@ from harness.scenario import (
     load_suite,
     load_target,
 )
+from loadgate_contract.plan import Plan, PlanDoc
 
 RATES = """
 [rates]
@@ -103,7 +104,10 @@ def test_plan_json_has_exactly_the_contract_keys(tmp_path: Path) -> None:
         '[[faults]]\nkind = "db_pause"\nstart_s = 8\nduration_s = 4\n' + RATES
     )
     write(tmp_path, "j", text)
-    doc = json.loads(json.dumps(load_scenario("j", scenarios_dir=tmp_path).resolve(None).to_json()))
+    plan = load_scenario("j", scenarios_dir=tmp_path).resolve(None)
+    doc = json.loads(json.dumps(plan.to_json()))
+    assert Plan.from_json(doc) == plan  # what the Locust side reads back is what the harness resolved
+    assert list(doc) == list(PlanDoc.__annotations__)
     assert list(doc) == [
         "scenario",
         "kind",
@@ -117,6 +121,7 @@ def test_plan_json_has_exactly_the_contract_keys(tmp_path: Path) -> None:
         "race",
         "faults",
         "thresholds",
+        "tls",
     ]
     assert doc["scenario"] == "j" and doc["kind"] == "load" and doc["arrival"] == "poisson"
     assert doc["race"] is None

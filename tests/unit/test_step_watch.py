@@ -8,6 +8,7 @@ import os
 _SET_HERE = "LOCUST_SKIP_MONKEY_PATCH" not in os.environ
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 
+from loadgate_contract.plan import ArrivalKind, Kind  # noqa: E402
 from locustfiles.common.plan import Phase, RunPlan  # noqa: E402
 from locustfiles.common.samples import make_row  # noqa: E402
 from locustfiles.common.step_watch import StepWatch  # noqa: E402
@@ -25,7 +26,7 @@ def _plan() -> RunPlan:
         Phase("step-2", 15.0, 10.0, RATES),
         Phase("step-3", 25.0, 10.0, RATES),
     )
-    return RunPlan("capacity", "capacity", 20.0, "poisson", 1, 100, 10.0, 35.0, phases, None)
+    return RunPlan("capacity", Kind.CAPACITY, 20.0, ArrivalKind.POISSON, 1, 100, 10.0, 35.0, phases, None)
 
 
 def _rows(
