@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.db.container import DockerBackend
 from harness.errors import InvalidInput
 from harness.faults import RunSetup
 from harness.faults.db_hooks import DbHooks, load_hooks
+from loadgate_contract.records import DbControlInfo
 
 
 @dataclass
@@ -25,7 +25,7 @@ class DbControl:
     container: DockerBackend | None = None
     hooks: DbHooks | None = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> DbControlInfo:
         """run.json's `db_control`."""
         if self.container is not None:
             return {"kind": "container", "container": self.container.container_id}

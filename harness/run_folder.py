@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Unpack
 
 from loadgate_contract.files import RUN_JSON
-from loadgate_contract.records import ProcessEntry, RunRecordDoc
+from loadgate_contract.records import MachineInfo, ProcessEntry, RunRecordDoc
 
 RUNS_DIR = Path("runs")
 
@@ -97,7 +97,7 @@ def versions(postgres: str | None = None) -> dict[str, str | None]:
     }
 
 
-def machine() -> dict[str, Any]:
+def machine() -> MachineInfo:
     mem_kb = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from harness.db.backends import Backend, fresh_database
 from harness.db.base import server_version
@@ -22,7 +22,7 @@ from harness.errors import InvalidInput, RunFailed
 from harness.faults.db_proxy import DbProxy, open_db_proxy
 from harness.service_process import ServiceProcess
 from harness.target import parse_target
-from loadgate_contract.records import ProcessEntry
+from loadgate_contract.records import DatabaseInfo, FaultProxyInfo, ProcessEntry
 
 SEED_COUNTS = {"buyers": 20, "sellers": 5, "agents": 12, "admins": 1}
 
@@ -54,6 +54,15 @@ def migrate_and_seed(database_url: str, fixtures_path: Path, *, base_url: str | 
     _module(args, env=env, what="seeding")
 
 
+class StackInfo(TypedDict, total=False):
+    """What the run records of the stack it runs against (run.json `database`, `fault_proxy`)."""
+
+    target: str
+    database: DatabaseInfo | None
+    postgresql: str | None
+    fault_proxy: FaultProxyInfo
+
+
 @dataclass
 class Stack:
     """What a scenario runs against; `stop()` stops what this stack started, in reverse order."""
@@ -64,7 +73,7 @@ class Stack:
     service: ServiceProcess | None = None
     backend: Backend | None = None
     proxy: DbProxy | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    info: StackInfo = field(default_factory=lambda: StackInfo())
 
     def stop_service(self) -> list[ProcessEntry]:
         """Stop the service, then the fault proxy in front of its database."""
@@ -114,7 +123,7 @@ def start_service_stack(
         if proxy is not None:
             proxy.close()
         raise
-    info = {
+    info: StackInfo = {
         "target": service.base_url,
         "database": {**backend.describe(), "database_url": database_url},
         "postgresql": server_version(database_url),
@@ -139,5 +148,8 @@ def external_stack(target: str, fixtures: Path | None, database_url: str | None)
         raise InvalidInput(
             f"--target needs --fixtures FILE (the seeded users of that backend); got {fixtures}"
         )
-    info = {"target": target, "database": {"kind": "external", "read_only": True} if database_url else None}
+    info: StackInfo = {
+        "target": target,
+        "database": {"kind": "external", "read_only": True} if database_url else None,
+    }
     return Stack(base_url=target, fixtures_path=fixtures, database_url=database_url, info=info)

@@ -8,7 +8,7 @@ Records are read from files a killed or older run may have left, so readers stil
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class RunStatus(StrEnum):
@@ -68,6 +68,57 @@ class SkippedEntry(TypedDict):
     reason: str
 
 
+class DatabaseInfo(TypedDict, total=False):
+    """`run.json` `database`: the PostgreSQL the run used, as its backend describes it."""
+
+    kind: str  # embedded, external, docker; or external read-only for a target
+    url: str | None  # password redacted
+    database_url: str | None
+    pid: int | None
+    version: str | None
+    log: str | None
+    image: str | None
+    container: str | None
+    read_only: bool
+
+
+class FaultProxyInfo(TypedDict):
+    """`run.json` `fault_proxy`: the Toxiproxy API a db_latency fault's toxics went through."""
+
+    kind: str  # loadgate (its own API) or toxiproxy
+    api: str
+    version: str
+    in_process: bool
+    proxy: str
+    listen: str
+    upstream: str
+
+
+class DbControlInfo(TypedDict, total=False):
+    """`run.json` `db_control`: a user's container, or a hooks file, for the database faults."""
+
+    kind: str  # container or hooks
+    container: str | None
+    file: str
+    hooks: list[str]
+
+
+class ProbesConfig(TypedDict):
+    """`run.json` `probes`: the probe folder run and who switched which probe off."""
+
+    directory: str
+    shipped: bool
+    off: dict[str, str]
+
+
+class MachineInfo(TypedDict, total=False):
+    hostname: str
+    platform: str
+    cores: int | None
+    memory_mb: int | None
+    python_executable: str
+
+
 class RunRecordDoc(TypedDict, total=False):
     """`run.json` of a run, or of a suite (`kind` "suite": `scenarios`, `children`, `skipped`)."""
 
@@ -87,18 +138,18 @@ class RunRecordDoc(TypedDict, total=False):
     target: str | None
     target_tls_verify: bool
     target_ca_bundle: str | None
-    database: dict[str, Any] | str | None  # backend-specific description (docs/contracts.md)
+    database: DatabaseInfo | str | None
     safeguards_off: list[str]
     race_window_ms: float
     defects: list[str]
     workers: int
-    probes: dict[str, Any]
+    probes: ProbesConfig
     versions: dict[str, str | None]
-    machine: dict[str, Any]
+    machine: MachineInfo
     processes: list[ProcessEntry]
     errors: list[ErrorEntry]
-    fault_proxy: dict[str, Any]
-    db_control: dict[str, Any]
+    fault_proxy: FaultProxyInfo
+    db_control: DbControlInfo
     service_log: str
     users_file: str
     users_warnings: list[str]
@@ -147,6 +198,7 @@ class RaceTrial(TypedDict, total=False):
 class AcknowledgedDoc(TypedDict):
     checked: int
     missing: int
+    not_checked: NotRequired[dict[str, int]]  # per kind: acknowledged writes the look-up could not read back
     examples: list[dict[str, Any]]
 
 
@@ -169,6 +221,7 @@ class ReconcileDoc(TypedDict):
     """`reconcile.json`: what the database (or the target's API) holds of what the load did."""
 
     ran_at: float
+    source: NotRequired[str]  # where the look-ups went: `database` or `http`
     acknowledged: AcknowledgedDoc
     indeterminate: IndeterminateDoc
     idempotent_retries: IdempotentRetriesDoc
@@ -178,8 +231,8 @@ class ProbeResult(TypedDict, total=False):
     name: str
     description: str
     metrics: list[str]
-    violations: int | None
-    examples: list[dict[str, Any]]
+    violations: int
+    examples: list[dict[str, Any]]  # the violating rows, whatever columns the probe returns
     error: str | None
     off: str | None
 
@@ -187,7 +240,7 @@ class ProbeResult(TypedDict, total=False):
 class ProbesDoc(TypedDict, total=False):
     """`probes.json` (docs/probes.md)."""
 
-    ran_at: float
+    ran_at: str
     directory: str
     shipped: bool
     probes: list[ProbeResult]

@@ -16,7 +16,6 @@ says what saturated at the highest held step and at the first broken one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ import pandas as pd
 from reports.evidence import Evidence
 from reports.measures import failed_mask
 from reports.percentiles import percentile
+from reports.summary_doc import CapacityResult, CapacityStep, StepResources
 
 P95_LIMIT_MS = 500.0
 FAILED_LIMIT = 0.01
@@ -42,7 +42,7 @@ def _window(df: pd.DataFrame | None, start: float, end: float) -> pd.DataFrame |
     return df[(ts >= start) & (ts < end)]
 
 
-def step_resources(ev: Evidence, start: float, end: float) -> dict[str, Any]:
+def step_resources(ev: Evidence, start: float, end: float) -> StepResources:
     """Mean CPU % per process group (and processes per group) and pool waiting within one step."""
     cpu: dict[str, float] = {}
     processes: dict[str, int] = {}
@@ -100,7 +100,7 @@ def bottleneck(
     return "no resource saturated" if cpu else "unknown (no cpu.csv)"
 
 
-def _step(ev: Evidence, name: str, start: float, end: float, cores: int) -> dict[str, Any]:
+def _step(ev: Evidence, name: str, start: float, end: float, cores: int) -> CapacityStep:
     assert ev.requests is not None
     df = ev.requests
     t = df["t"].to_numpy(dtype=np.float64)
@@ -131,11 +131,12 @@ def _step(ev: Evidence, name: str, start: float, end: float, cores: int) -> dict
     }
 
 
-def capacity_result(ev: Evidence) -> dict[str, Any] | None:
+def capacity_result(ev: Evidence) -> CapacityResult | None:
     """Per-step figures and the highest sustained orders/hour, for a capacity run; else None."""
     if ev.kind != "capacity" or ev.requests is None or ev.requests.empty:
         return None
-    cores = int((ev.run.get("machine") or {}).get("cores") or 1)
+    machine = ev.run.get("machine")
+    cores = int(machine.get("cores") or 1) if machine else 1
     steps = [_step(ev, w.name, w.start, w.end, cores) for w in ev.phases if w.name.startswith("step-")]
     if not steps:
         return None
@@ -164,7 +165,7 @@ def capacity_result(ev: Evidence) -> dict[str, Any] | None:
     }
 
 
-def _groups(steps: list[dict[str, Any]]) -> list[str]:
+def _groups(steps: list[CapacityStep]) -> list[str]:
     """Process groups in a stable order: service, Locust processes, postgres, then machine, iowait."""
     names: list[str] = []
     for s in steps:
@@ -173,7 +174,7 @@ def _groups(steps: list[dict[str, Any]]) -> list[str]:
     return sorted(names, key=lambda n: (rank.get(n, 1), n))
 
 
-def capacity_text(result: dict[str, Any]) -> str:
+def capacity_text(result: CapacityResult) -> str:
     """Lines for the terminal and summary.md."""
     lines = ["capacity: step  orders/h (real)  p95 ms  failed  dropped  held"]
     for s in result["steps"]:

@@ -41,6 +41,16 @@ from loadgate_contract.records import DB_RESTARTING_FAULTS, DB_UNAVAILABLE_FAULT
 from reports.evidence import Evidence, to_epoch
 from reports.percentiles import percentile
 from reports.scope import matching_names
+from reports.summary_doc import (
+    ChaosSection,
+    FaultRow,
+    HealthDuring,
+    HealthEndpoint,
+    HealthViolation,
+    Reconnect,
+    Recovery,
+    RequestsDuring,
+)
 from reports.thresholds import ThresholdSet
 
 ORDERS = "POST /api/orders"
@@ -150,7 +160,7 @@ def in_flight(ev: Evidence, fault: Fault) -> BoolArray:
     return np.asarray((sent < end) & (answered > fault.start), dtype=bool)
 
 
-def requests_during(ev: Evidence, fault: Fault, bound_ms: float) -> dict[str, Any]:
+def requests_during(ev: Evidence, fault: Fault, bound_ms: float) -> RequestsDuring:
     """Requests in flight during the fault: count, 503s, no responses, max latency, slowest over the bound."""
     assert ev.requests is not None
     rows = ev.requests[in_flight(ev, fault)]
@@ -192,14 +202,14 @@ def _health_violation(
     return f"answered {status}, not 503"
 
 
-def health_during(ev: Evidence, fault: Fault, bound_ms: float) -> dict[str, Any]:
+def health_during(ev: Evidence, fault: Fault, bound_ms: float) -> HealthDuring:
     """Health polls during the fault, per endpoint; for faults in `DB_UNAVAILABLE`, the wrong answers."""
     assert ev.health is not None
     h = ev.health
     end = fault.end if fault.end is not None else math.inf
     sent = h["ts"].to_numpy(dtype=np.float64)
-    per: dict[str, Any] = {}
-    examples: list[dict[str, Any]] = []
+    per: dict[str, HealthEndpoint] = {}
+    examples: list[HealthViolation] = []
     judged = violations = 0
     for endpoint in HEALTH_ENDPOINTS:
         opens = fault.start if endpoint == "live" else fault.start + GRACE_S
@@ -235,14 +245,14 @@ def health_during(ev: Evidence, fault: Fault, bound_ms: float) -> dict[str, Any]
     return {"endpoints": per, "judged": judged, "violations": violations, "examples": examples}
 
 
-def recovery(ev: Evidence, fault: Fault, p95_limit_ms: float, core: tuple[str, ...]) -> dict[str, Any]:
+def recovery(ev: Evidence, fault: Fault, p95_limit_ms: float, core: tuple[str, ...]) -> Recovery:
     """Seconds from the fault's end to the first 2xx order, and to core P95 back under `p95_limit_ms`.
 
     `None` when the fault never ended; `inf` when it did not happen before the evidence ended
     (`evidence_after_s` says how long after the end the evidence goes on).
     """
     assert ev.requests is not None
-    out: dict[str, Any] = {"first_order_s": None, "p95_s": None, "evidence_after_s": None}
+    out: Recovery = {"first_order_s": None, "p95_s": None, "evidence_after_s": None}
     if fault.end is None:
         return out
     df = ev.requests
@@ -276,7 +286,7 @@ def restarted_by(all_faults: list[Fault], fault: Fault, until: float) -> list[st
     ]
 
 
-def _reconnect(listed: list[Fault], fault: Fault, until: float) -> dict[str, Any]:
+def _reconnect(listed: list[Fault], fault: Fault, until: float) -> Reconnect:
     """After a db_restart or db_crash: did orders succeed again with no service restart in between?"""
     if fault.kind not in DB_RESTARTING_FAULTS:
         return {"restarted_by": [], "pool_reconnected": None}
@@ -310,7 +320,7 @@ def run_start(ev: Evidence) -> float:
     return ev.span[0] if ev.span else 0.0
 
 
-def chaos_section(ev: Evidence, ts: ThresholdSet) -> dict[str, Any] | None:
+def chaos_section(ev: Evidence, ts: ThresholdSet) -> ChaosSection | None:
     """The report's per-fault section (None unless this is a chaos run)."""
     if not is_chaos(ev):
         return None
@@ -318,7 +328,7 @@ def chaos_section(ev: Evidence, ts: ThresholdSet) -> dict[str, Any] | None:
     limit, core = core_latency(ts)
     t0 = run_start(ev)
     listed = faults(ev)
-    rows = []
+    rows: list[FaultRow] = []
     for f in listed:
         rec = recovery(ev, f, limit, core) if ev.requests is not None else None
         req = requests_during(ev, f, bound) if ev.requests is not None else None

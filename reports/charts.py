@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -22,6 +23,7 @@ from reports.evidence import Evidence
 from reports.measures import failed_mask
 from reports.metrics import group_quantiles
 from reports.scope import fault_windows
+from reports.summary_doc import EndpointRow
 
 Chart = dict[str, str]
 _COLORS = {"p50": "#4c78a8", "p95": "#f58518", "p99": "#e45756", "max": "#72b7b2"}
@@ -64,7 +66,7 @@ def _shade(ax: Any, ev: Evidence, t0: float) -> None:
         )
 
 
-def endpoint_latency(endpoints: list[dict[str, Any]], limit: float | None) -> Chart | None:
+def endpoint_latency(endpoints: Sequence[EndpointRow], limit: float | None) -> Chart | None:
     """P50/P95/P99 per request name, with the P95 threshold line."""
     rows = [e for e in endpoints if e["name"] != "ALL"][:20]
     if not rows:

@@ -19,7 +19,8 @@ Exit status (the gate):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -62,7 +63,7 @@ class Check:
     seed: str
     required: bool = True
     detail: str = ""
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    examples: Sequence[Mapping[str, object]] = ()
     source: str = ""  # which evidence the value came from (reports/pg_evidence.py), when there is a choice
 
     def as_dict(self) -> dict[str, Any]:

@@ -15,8 +15,8 @@ Decision written down here because it changes verdicts:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ class Measurement:
     missing: str | None = None
     optional: bool = False  # a `missing` that never blocks the gate (a probe the team switched off)
     detail: str = ""
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    examples: Sequence[Mapping[str, object]] = ()  # evidence rows that show the finding
     source: str = ""  # the evidence the value came from, when a metric has alternatives
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def fault_health(ev: Evidence, f: chaos.Fault, th: Threshold, ts: ThresholdSet) 
     )
 
 
-def recovery(key: str, what: str) -> PerFault:
+def recovery(key: Literal["first_order_s", "p95_s"], what: str) -> PerFault:
     """Seconds from a fault's end to `key` of chaos.recovery (`what` names it in the detail)."""
 
     def one(ev: Evidence, f: chaos.Fault, th: Threshold, ts: ThresholdSet) -> Measurement:
@@ -121,7 +122,7 @@ def recovery(key: str, what: str) -> PerFault:
             return Measurement(
                 f.label, values=np.array([seconds]), detail=f"{what} {seconds:.2f} s after the end"
             )
-        if after < th.expr.limit:
+        if after is not None and after < th.expr.limit:
             return Measurement(
                 f.label,
                 values=np.zeros(0),

@@ -20,6 +20,15 @@ from reports.evidence import Evidence
 from reports.measures import SLOW_QUERY_EVENTS, failed_mask, race_winners
 from reports.percentiles import rank
 from reports.scope import request_mask
+from reports.summary_doc import (
+    EndpointRow,
+    LockConflicts,
+    PoolSummary,
+    ProbeRow,
+    RaceRow,
+    RunInfo,
+    SlowQueries,
+)
 
 QUANTILES = (50.0, 90.0, 95.0, 99.0)
 CONFLICT_EVENTS = (
@@ -47,7 +56,7 @@ def group_quantiles(
     return out
 
 
-def endpoint_stats(ev: Evidence, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+def endpoint_stats(ev: Evidence, exclude: tuple[str, ...]) -> list[EndpointRow]:
     """One row per request name (sorted by count) plus an `ALL` row first."""
     df = ev.requests
     if df is None or not len(df):
@@ -69,7 +78,7 @@ def endpoint_stats(ev: Evidence, exclude: tuple[str, ...]) -> list[dict[str, Any
     failed = failed_mask(status, sub["error_code"].astype(str).to_numpy())
     err = sub["error_code"].astype(str).to_numpy()
     names = [*df["name"].cat.categories, "ALL"]
-    rows = []
+    rows: list[EndpointRow] = []
     for code in sorted(q_user, key=lambda c: (c != n_cats, -int((codes == c).sum()) if c != n_cats else 0)):
         sel = np.ones(len(sub), dtype=bool) if code == n_cats else codes == code
         count = int(sel.sum())
@@ -89,9 +98,9 @@ def endpoint_stats(ev: Evidence, exclude: tuple[str, ...]) -> list[dict[str, Any
     return rows
 
 
-def lock_conflicts(ev: Evidence, exclude: tuple[str, ...]) -> dict[str, Any]:
+def lock_conflicts(ev: Evidence, exclude: tuple[str, ...]) -> LockConflicts:
     """409 responses by code, and conflict/retry/timeout events from the service log."""
-    out: dict[str, Any] = {"responses_409": {}, "service_events": {}, "assignment_conflicts_by_reason": {}}
+    out: LockConflicts = {"responses_409": {}, "service_events": {}, "assignment_conflicts_by_reason": {}}
     if ev.requests is not None:
         sub = ev.requests[request_mask(ev, exclude=exclude)]
         conflicts = sub.loc[sub["status"] == 409, "error_code"].astype(str)
@@ -104,12 +113,12 @@ def lock_conflicts(ev: Evidence, exclude: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def race_summary(ev: Evidence) -> list[dict[str, Any]]:
+def race_summary(ev: Evidence) -> list[RaceRow]:
     """Per race kind: trials, trials with the wrong number of winners, winners histogram, outcome codes."""
     by_kind: dict[str, list[RaceTrial]] = {}
     for trial in ev.races or []:
         by_kind.setdefault(str(trial.get("kind")), []).append(trial)
-    out = []
+    out: list[RaceRow] = []
     for kind, trials in sorted(by_kind.items()):
         codes: Counter[str] = Counter()
         for t in trials:
@@ -137,7 +146,7 @@ def race_summary(ev: Evidence) -> list[dict[str, Any]]:
     return out
 
 
-def pool_summary(ev: Evidence) -> dict[str, Any] | None:
+def pool_summary(ev: Evidence) -> PoolSummary | None:
     """Pool samples: utilization percentiles and max, waiting, unreachable samples."""
     if ev.pool is None:
         return None
@@ -155,7 +164,7 @@ def pool_summary(ev: Evidence) -> dict[str, Any] | None:
     }
 
 
-def slow_query_summary(ev: Evidence) -> dict[str, Any] | None:
+def slow_query_summary(ev: Evidence) -> SlowQueries | None:
     """Slow query counts over 100 and 500 ms, and the slowest operations."""
     if ev.service is None:
         return None
@@ -171,7 +180,7 @@ def slow_query_summary(ev: Evidence) -> dict[str, Any] | None:
     }
 
 
-def probe_summary(ev: Evidence) -> list[dict[str, Any]] | None:
+def probe_summary(ev: Evidence) -> list[ProbeRow] | None:
     """The invariant probes as written, examples capped at 5 rows each."""
     if ev.probes is None:
         return None
@@ -188,34 +197,32 @@ def probe_summary(ev: Evidence) -> list[dict[str, Any]] | None:
     ]
 
 
-def run_info(ev: Evidence) -> dict[str, Any]:
+def run_info(ev: Evidence) -> RunInfo:
     """What the run was: scenario, kind, status, rates (nominal and effective), versions, machine."""
     r = ev.run
-    keys = (
-        "id",
-        "scenario",
-        "kind",
-        "status",
-        "started_at",
-        "ended_at",
-        "speedup",
-        "duration_s",
-        "target",
-        "database",
-        "safeguards_off",
-        "workers",
-        "nominal_rates_per_hour",
-        "effective_rates_per_hour",
-        "versions",
-        "machine",
-        "processes",
-        "errors",
-    )
-    info = {k: r.get(k) for k in keys}
-    info["phases"] = [{"name": w.name, "start": w.start, "end": w.end} for w in ev.phases]
-    info["faults"] = ev.faults or []
-    info["total_requests"] = 0 if ev.requests is None else len(ev.requests)
-    return info
+    return {
+        "id": r.get("id"),
+        "scenario": r.get("scenario"),
+        "kind": r.get("kind"),
+        "status": r.get("status"),
+        "started_at": r.get("started_at"),
+        "ended_at": r.get("ended_at"),
+        "speedup": r.get("speedup"),
+        "duration_s": r.get("duration_s"),
+        "target": r.get("target"),
+        "database": r.get("database"),
+        "safeguards_off": r.get("safeguards_off"),
+        "workers": r.get("workers"),
+        "nominal_rates_per_hour": r.get("nominal_rates_per_hour"),
+        "effective_rates_per_hour": r.get("effective_rates_per_hour"),
+        "versions": r.get("versions"),
+        "machine": r.get("machine"),
+        "processes": r.get("processes"),
+        "errors": r.get("errors"),
+        "phases": [{"name": w.name, "start": w.start, "end": w.end} for w in ev.phases],
+        "faults": ev.faults or [],
+        "total_requests": 0 if ev.requests is None else len(ev.requests),
+    }
 
 
 def summarize(ev: Evidence, exclude: tuple[str, ...]) -> dict[str, Any]:

@@ -15,6 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loadgate_contract.records import (
+    FaultRecord,
+    Participant,
+    ProbeResult,
+    RaceTrial,
+    ReconcileDoc,
+    RunRecordDoc,
+)
 from reports.evidence import PG_LOG_MARKER, REQUEST_COLUMNS
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -45,6 +53,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _clean_probe(name: str) -> ProbeResult:
+    return {"name": name, "description": name, "violations": 0, "examples": [], "error": None}
+
+
 @dataclass
 class SyntheticRun:
     """A run folder under construction; `write(path)` puts it on disk."""
@@ -58,17 +70,13 @@ class SyntheticRun:
     frames: list[pd.DataFrame] = field(default_factory=list)
     events: list[dict[str, Any]] | None = field(default_factory=list)
     pool_rows: list[list[Any]] | None = field(default_factory=list)
-    races: list[dict[str, Any]] | None = None
-    faults: list[dict[str, Any]] | None = None
-    probes: list[dict[str, Any]] | None = field(
-        default_factory=lambda: [
-            {"name": n, "description": n, "violations": 0, "examples": [], "error": None} for n in PROBES
-        ]
-    )
+    races: list[RaceTrial] | None = None
+    faults: list[FaultRecord] | None = None
+    probes: list[ProbeResult] | None = field(default_factory=lambda: [_clean_probe(n) for n in PROBES])
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     write_requests: bool = True
     health_rows: list[tuple[float, str, int, float]] | None = None
-    reconcile: dict[str, Any] | None = None
+    reconcile: ReconcileDoc | None = None
     pg_log: list[dict[str, Any]] | None = None  # postgres.jsonl lines (PostgreSQL's jsonlog)
     pg_stat_rows: list[list[float]] | None = None  # pg_stat.csv
     pg_activity_rows: list[list[Any]] | None = None  # pg_activity.csv
@@ -244,8 +252,16 @@ class SyntheticRun:
         self, kind: str, start: float, end: float | None, *, outcome: str = "applied", detail: str = ""
     ) -> None:
         """One faults.jsonl line (epoch seconds)."""
-        line: dict[str, Any] = {"kind": kind, "target": None, "start": start, "end": end, "params": {}}
-        self.faults = [*(self.faults or []), {**line, "outcome": outcome, "detail": detail}]
+        line: FaultRecord = {
+            "kind": kind,
+            "target": None,
+            "start": start,
+            "end": end,
+            "params": {},
+            "outcome": outcome,
+            "detail": detail,
+        }
+        self.faults = [*(self.faults or []), line]
 
     def add_health(
         self,
@@ -270,7 +286,7 @@ class SyntheticRun:
             for ts, e, st, lat in self.health_rows
         ]
 
-    def run_json(self, path: Path) -> dict[str, Any]:
+    def run_json(self, path: Path) -> RunRecordDoc:
         """The run.json this folder gets."""
         return {
             "id": path.name,
@@ -359,9 +375,9 @@ class SyntheticRun:
 
 def race_trial(
     trial: int, winners: int, *, expected: int = 1, participants: int = 10, kind: str = "assignment_accept"
-) -> dict[str, Any]:
+) -> RaceTrial:
     """One races.jsonl line with `winners` 2xx participants and the rest 409 ASSIGNMENT_TAKEN."""
-    parts = [
+    parts: list[Participant] = [
         {
             "actor": f"agent{i}",
             "status": 200 if i < winners else 409,
@@ -428,7 +444,7 @@ def healthy_race(seed: int = 1, trials: int = 20) -> SyntheticRun:
     return run
 
 
-def clean_reconcile(ran_at: float = T0) -> dict[str, Any]:
+def clean_reconcile(ran_at: float = T0) -> ReconcileDoc:
     """A reconcile.json that finds nothing wrong."""
     return {
         "ran_at": ran_at,

@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg
 
@@ -23,6 +23,7 @@ from harness.db.base import (
 )
 from harness.db.container import DockerBackend
 from harness.db.embedded import EmbeddedPostgres
+from loadgate_contract.records import DatabaseInfo
 
 
 class Backend(Protocol):
@@ -35,7 +36,7 @@ class Backend(Protocol):
 
     def stop(self) -> None: ...
 
-    def describe(self) -> dict[str, Any]: ...
+    def describe(self) -> DatabaseInfo: ...
 
     def postmaster_pid(self) -> int | None:
         """The server's pid on this machine, for cpu.csv; None when it does not run here."""
@@ -84,7 +85,7 @@ class EmbeddedBackend:
     def postmaster_pid(self) -> int | None:
         return self.pg.pid if self.pg else None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> DatabaseInfo:
         return {
             "kind": self.kind,
             "url": self.pg.url if self.pg else None,
@@ -115,7 +116,7 @@ class ExternalBackend:
         """Someone else's server: not ours to sample."""
         return None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> DatabaseInfo:
         return {"kind": self.kind, "url": _redact(self.url), "version": server_version(self.url)}
 
 

@@ -34,6 +34,7 @@ from harness.db.base import (
     wait_until_accepting,
 )
 from harness.db.docker_image import ensure_image
+from loadgate_contract.records import DatabaseInfo
 
 LABEL = "loadgate"
 OWNER_PID = "loadgate.owner_pid"
@@ -272,7 +273,7 @@ class DockerBackend:
             self._client.close()
             self._client = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> DatabaseInfo:
         return {
             "kind": self.kind,
             "image": self._image_used or self.image,

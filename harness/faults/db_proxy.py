@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from harness.faults.proxy import upstream_of, via
 from harness.faults.toxics import ToxicSpec
 from harness.faults.toxiproxy import ToxiproxyClient, ToxiproxyError, check_listen
 from harness.faults.toxiproxy_server import ToxiproxyServer
+from loadgate_contract.records import FaultProxyInfo
 
 
 @dataclass
@@ -34,7 +34,7 @@ class DbProxy:
         """`loadgate` (our API, in-process or standalone) or `toxiproxy` (another server)."""
         return "loadgate" if self.own_server or self.version.startswith("loadgate") else "toxiproxy"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> FaultProxyInfo:
         """What run.json records: which proxy, where, which version."""
         return {
             "kind": self.kind,

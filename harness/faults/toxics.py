@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.faults.proxy import Toxic
 
@@ -38,6 +38,31 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 }
 
 
+class ToxicDoc(TypedDict):
+    """A toxic in Toxiproxy's API."""
+
+    attributes: dict[str, int]
+    name: str
+    type: str
+    stream: str
+    toxicity: float
+
+
+class ProxyDoc(TypedDict):
+    """A proxy in Toxiproxy's API."""
+
+    name: str
+    listen: str
+    upstream: str
+    enabled: bool
+    toxics: list[ToxicDoc]
+
+
+class ApiErrorDoc(TypedDict):
+    error: str
+    status: int
+
+
 class ApiError(Exception):
     """An error as Toxiproxy's API returns it: `{"error": message, "status": code}`."""
 
@@ -46,7 +71,7 @@ class ApiError(Exception):
         self.message = message
         self.status = status
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApiErrorDoc:
         return {"error": self.message, "status": self.status}
 
 
@@ -71,7 +96,7 @@ class ToxicSpec:
     toxicity: float = 1.0
     attributes: Mapping[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ToxicDoc:
         """The toxic as Toxiproxy shows it (every attribute of its type, defaults included)."""
         attributes = {**ATTRIBUTES.get(self.type, {}), **self.attributes}
         return {

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from harness.errors import InvalidInput, RunFailed
-from harness.faults.toxics import ToxicSpec
+from harness.faults.toxics import ProxyDoc, ToxicDoc, ToxicSpec
 
 DEFAULT_URL = "http://127.0.0.1:8474"
 TIMEOUT_S = 10.0
@@ -82,10 +82,10 @@ class ProxyInfo:
     listen: str
     upstream: str
     enabled: bool
-    toxics: list[dict[str, Any]] = field(default_factory=list)
+    toxics: list[ToxicDoc] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ProxyInfo:
+    def from_json(cls, data: ProxyDoc) -> ProxyInfo:
         return cls(
             name=str(data["name"]),
             listen=str(data["listen"]),
@@ -124,7 +124,7 @@ class ToxiproxyClient:
         self._http.close()
 
     def _request(
-        self, method: str, path: str, what: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, what: str, body: Mapping[str, object] | None = None
     ) -> httpx.Response:
         try:
             response = self._http.request(method, path, json=body)
@@ -167,18 +167,19 @@ class ToxiproxyClient:
         """Delete a proxy (its listener closes, its connections end)."""
         self._request("DELETE", f"/proxies/{name}", f"deleting proxy {name}")
 
-    def toxics(self, proxy: str) -> list[dict[str, Any]]:
+    def toxics(self, proxy: str) -> list[ToxicDoc]:
         """The toxics active on `proxy`."""
         data = self._request("GET", f"/proxies/{proxy}/toxics", f"toxics of {proxy}").json()
         return list(data)
 
-    def add_toxic(self, proxy: str, toxic: ToxicSpec) -> dict[str, Any]:
+    def add_toxic(self, proxy: str, toxic: ToxicSpec) -> ToxicDoc:
         """Add a toxic; return it as the server describes it."""
         body = toxic.to_json()
         response = self._request(
             "POST", f"/proxies/{proxy}/toxics", f"adding toxic {toxic.name} to {proxy}", body
         )
-        return dict(response.json())
+        doc: ToxicDoc = response.json()  # the server's answer, in its API's shape
+        return doc
 
     def remove_toxic(self, proxy: str, toxic: str) -> None:
         """Remove a toxic by name."""

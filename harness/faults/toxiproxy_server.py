@@ -44,6 +44,8 @@ from harness.faults.toxics import (
     PROXY_NOT_FOUND,
     TOXIC_NOT_FOUND,
     ApiError,
+    ProxyDoc,
+    ToxicDoc,
     ToxicSpec,
     compose,
     parse_toxic,
@@ -65,7 +67,7 @@ class _Entry:
     def listen(self) -> str:
         return f"{self.proxy.listen_host}:{self.proxy.port}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProxyDoc:
         return {
             "name": self.name,
             "listen": self.listen,
@@ -92,15 +94,15 @@ class Registry:
             raise ApiError(PROXY_NOT_FOUND, 404)
         return entry
 
-    def all(self) -> dict[str, dict[str, Any]]:
+    def all(self) -> dict[str, ProxyDoc]:
         with self._lock:
             return {name: e.to_json() for name, e in self._entries.items()}
 
-    def show(self, name: str) -> dict[str, Any]:
+    def show(self, name: str) -> ProxyDoc:
         with self._lock:
             return self._get(name).to_json()
 
-    def create(self, body: Any) -> dict[str, Any]:
+    def create(self, body: Any) -> ProxyDoc:
         if not isinstance(body, dict):
             raise ApiError(f"{BAD_BODY}: expected a JSON object", 400)
         name, upstream = body.get("name"), body.get("upstream")
@@ -137,18 +139,18 @@ class Registry:
             del self._entries[name]
         entry.proxy.stop()
 
-    def toxics(self, name: str) -> list[dict[str, Any]]:
+    def toxics(self, name: str) -> list[ToxicDoc]:
         with self._lock:
             return [t.to_json() for t in self._get(name).toxics]
 
-    def toxic(self, name: str, toxic: str) -> dict[str, Any]:
+    def toxic(self, name: str, toxic: str) -> ToxicDoc:
         with self._lock:
             for t in self._get(name).toxics:
                 if t.name == toxic:
                     return t.to_json()
         raise ApiError(TOXIC_NOT_FOUND, 404)
 
-    def add_toxic(self, name: str, body: Any) -> dict[str, Any]:
+    def add_toxic(self, name: str, body: Any) -> ToxicDoc:
         with self._lock:
             entry = self._get(name)
             spec = parse_toxic(body, (t.name for t in entry.toxics))

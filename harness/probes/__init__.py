@@ -23,6 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from harness.errors import InvalidInput
+from loadgate_contract.records import ProbeResult, ProbesConfig, ProbesDoc
 
 PROBE_TIMEOUT_MS = 30_000
 SHIPPED_DIR = Path(__file__).resolve().parent
@@ -51,7 +52,7 @@ class ProbeSet:
         """The folder the probes are read from."""
         return self.directory if self.directory is not None else SHIPPED_DIR
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ProbesConfig:
         """The `probes` entry of run.json."""
         return {
             "directory": str(self.folder),
@@ -137,7 +138,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _entry(probe: Probe, *, error: str | None = None, off: str | None = None) -> dict[str, Any]:
+def _entry(probe: Probe, *, error: str | None = None, off: str | None = None) -> ProbeResult:
     return {
         "name": probe.name,
         "description": probe.description,
@@ -149,7 +150,7 @@ def _entry(probe: Probe, *, error: str | None = None, off: str | None = None) ->
     }
 
 
-def _run_one(conn: psycopg.Connection[dict[str, Any]], probe: Probe, example_limit: int) -> dict[str, Any]:
+def _run_one(conn: psycopg.Connection[dict[str, Any]], probe: Probe, example_limit: int) -> ProbeResult:
     result = _entry(probe)
     try:
         rows = conn.execute(probe.sql.encode()).fetchall()
@@ -163,27 +164,33 @@ def _run_one(conn: psycopg.Connection[dict[str, Any]], probe: Probe, example_lim
     return result
 
 
-def run_probes(
-    database_url: str, *, example_limit: int = 5, probes: ProbeSet | None = None
-) -> dict[str, Any]:
+def run_probes(database_url: str, *, example_limit: int = 5, probes: ProbeSet | None = None) -> ProbesDoc:
     """Run the probe set (default: shipped) against `database_url`, read-only; the probes.json document."""
     chosen = probes or ProbeSet()
     ran_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     loaded = load_probes(chosen.directory)
-    head = {"ran_at": ran_at, "directory": str(chosen.folder), "shipped": chosen.directory is None}
+
+    def document(results: list[ProbeResult]) -> ProbesDoc:
+        return {
+            "ran_at": ran_at,
+            "directory": str(chosen.folder),
+            "shipped": chosen.directory is None,
+            "probes": results,
+        }
+
     switched = [_entry(p, off=chosen.off[p.name]) for p in loaded if p.name in chosen.off]
     active = [p for p in loaded if p.name not in chosen.off]
     try:
         conn = psycopg.connect(database_url, autocommit=True, row_factory=dict_row, connect_timeout=10)
     except psycopg.Error as exc:
         error = f"cannot connect: {type(exc).__name__}: {str(exc).strip()}"
-        return {**head, "probes": [_entry(p, error=error) for p in active] + switched}
+        return document([_entry(p, error=error) for p in active] + switched)
     with conn:
         # Each probe runs as its own read-only transaction: a failing one cannot poison the next.
         conn.execute("SET default_transaction_read_only = on")
         conn.execute(f"SET statement_timeout = {int(PROBE_TIMEOUT_MS)}".encode())
         results = [_run_one(conn, p, example_limit) for p in active]
-    return {**head, "probes": results + switched}
+    return document(results + switched)
 
 
 def preflight(database_url: str, probes: ProbeSet) -> list[str]:

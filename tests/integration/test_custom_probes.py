@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def team_probes(tmp_path: Path) -> Path:
     return folder
 
 
-def _judge(tmp_path: Path, doc: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+def _judge(tmp_path: Path, doc: Mapping[str, object]) -> tuple[int, dict[str, Any], dict[str, Any]]:
     folder = healthy_load().write(tmp_path / "run")
     (folder / "probes.json").write_text(json.dumps(doc))
     code = generate(folder, out=io.StringIO())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -13,6 +13,7 @@ from harness.errors import InvalidInput
 from harness.orchestrate import plan_all
 from harness.probes import SHIPPED_DIR, load_probes, parse_probe, probe_set
 from harness.runner import RunOptions
+from loadgate_contract.records import ProbeResult
 from reports import generate
 from reports.synthetic import healthy_load
 
@@ -109,7 +110,7 @@ def _entry(name: str, **more: Any) -> dict[str, Any]:
 
 def _judge(tmp_path: Path, probes: list[dict[str, Any]], *, shipped: bool) -> tuple[int, dict[str, Any]]:
     run = healthy_load()
-    run.probes = probes
+    run.probes = cast(list[ProbeResult], probes)  # entries of any shape: the reader must cope
     folder = run.write(tmp_path / "run")
     doc = {"ran_at": "2025-01-01T00:00:00.000Z", "directory": "/teams/probes", "shipped": shipped}
     (folder / "probes.json").write_text(json.dumps({**doc, "probes": probes}))

@@ -12,7 +12,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -29,7 +29,9 @@ Case = Callable[[], SyntheticRun]
 
 def _fault(r: SyntheticRun) -> tuple[float, float]:
     assert r.faults is not None
-    return float(r.faults[0]["start"]), float(r.faults[0]["end"])
+    start, end = r.faults[0]["start"], r.faults[0]["end"]
+    assert start is not None and end is not None
+    return start, end
 
 
 def _reconciled(section: str, **counts: Any) -> Case:
@@ -42,7 +44,7 @@ def _reconciled(section: str, **counts: Any) -> Case:
             "ts": r.t0 + 305,
             "idempotency_key": "k-1",
         }
-        r.reconcile[section].update(counts, examples=[example])
+        cast(dict[str, dict[str, Any]], r.reconcile)[section].update(counts, examples=[example])
         return r
 
     return case
@@ -147,7 +149,7 @@ def test_recovery_times(tmp_path: Path) -> None:
 def test_unknown_outcomes_are_reported_not_failed(tmp_path: Path) -> None:
     run = healthy_chaos()
     assert run.reconcile is not None
-    run.reconcile["indeterminate"].update(unknown=3)
+    run.reconcile["indeterminate"]["unknown"] = 3
     code, doc = _judge(run, tmp_path / "run")
     (check,) = _checks(doc, "indeterminate_applied_twice")
     assert check["status"] == "pass" and "unknown 3" in check["detail"] and code == 0
@@ -178,7 +180,7 @@ def test_a_fault_never_logged_or_never_injected_cannot_be_judged(tmp_path: Path)
     assert _checks(doc, "recovery_first_order")[0]["status"] == "no_data"
     run = healthy_chaos()
     assert run.faults is not None
-    run.faults[0].update(outcome="failed", detail="apply failed: RuntimeError: pg_ctl")
+    run.faults[0]["outcome"], run.faults[0]["detail"] = "failed", "apply failed: RuntimeError: pg_ctl"
     code, doc = _judge(run, tmp_path / "failed")
     assert code == 2 and "was not injected" in _checks(doc, "fail_fast_health")[0]["detail"]
 
