@@ -147,3 +147,26 @@ def run_chaos(
     faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
     assert all(f["outcome"] == "applied" for f in faults), faults
     return run_dir, faults
+
+
+def db_health_during(health: list[dict[str, str]], fault: dict[str, Any]) -> list[str]:
+    """The `/health/db` statuses of the polls sent during `fault`'s recorded window, in send order,
+    after checking what the run recorded there: the fault was seen (a poll failed: 0 or 503), and
+    the answers never flapped (no poll answered 200 between two failed ones).
+
+    Not a timing verdict: the recorded window is wider than the database's real outage on a busy
+    machine (`start` is stamped before the stop takes effect, `end` after the resume returns), so
+    a poll inside it may honestly answer 200 before the stop or after the resume. The sampler
+    polls one endpoint at a time, so send order is answer order.
+    """
+    polls = sorted(
+        (float(r["ts"]), r["status"])
+        for r in health
+        if r["endpoint"] == "db" and fault["start"] <= float(r["ts"]) < fault["end"]
+    )
+    statuses = [status for _, status in polls]
+    failed = [i for i, status in enumerate(statuses) if status in ("0", "503")]
+    assert failed, f"no /health/db poll failed during {fault['kind']}: {statuses}"
+    between = statuses[failed[0] : failed[-1] + 1]
+    assert all(s in ("0", "503") for s in between), f"healthy again while still down: {statuses}"
+    return statuses

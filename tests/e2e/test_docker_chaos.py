@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import csv_rows, read_json, run_chaos
+from tests.e2e.conftest import csv_rows, db_health_during, read_json, run_chaos
 from tests.e2e.test_chaos_evidence import PAUSE_THEN_RESTART
 from tests.e2e.test_chaos_run import RESTART
 
@@ -34,15 +34,10 @@ def test_a_container_paused_and_restarted_mid_load_loses_nothing(
     assert reconcile["indeterminate"]["more_than_once"] == 0, reconcile["indeterminate"]["examples"]
 
     pause, restart = faults
-    db = [r for r in csv_rows(run_dir / "health.csv") if r["endpoint"] == "db"]
-    answered_in_pause = [
-        r
-        for r in db
-        if pause["start"] <= float(r["ts"]) and float(r["ts"]) + float(r["latency_ms"]) / 1000 < pause["end"]
-    ]
-    assert answered_in_pause and all(r["status"] in ("0", "503") for r in answered_in_pause)
-    after = [r for r in csv_rows(run_dir / "requests.csv") if float(r["ts"]) > restart["end"] + 1.0]
-    assert any(r["name"] == "POST /api/orders" and r["status"].startswith("2") for r in after)
+    db_health_during(csv_rows(run_dir / "health.csv"), pause)  # seen failing, never healthy while paused
+    # The service reconnected by itself: an order sent after the restart's recorded end succeeded.
+    after = [r for r in csv_rows(run_dir / "requests.csv") if float(r["ts"]) > restart["end"]]
+    assert any(r["name"] == "POST /api/orders" and r["status"].startswith("2") for r in after), after[-5:]
     probes = read_json(run_dir / "probes.json")
     assert all(p["violations"] == 0 for p in probes["probes"]), probes
 

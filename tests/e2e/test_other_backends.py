@@ -59,7 +59,13 @@ def test_target_mode_starts_nothing_and_judges_the_given_database_and_service_lo
     record = read_json(run_dir / "run.json")
     assert record["status"] == "complete", record["errors"]
     assert record["target"] == base_url and record["service_log"] == str(their_log)
-    assert "service" not in {p["name"] for p in record["processes"]}, "nothing but Locust is started"
+    started = {p["name"] for p in record["processes"]}
+    assert started and all(n.startswith("locust") for n in started), (
+        f"nothing but Locust is started: {started}"
+    )
+    assert record["database"] == {"kind": "external", "read_only": True}, (
+        "the given database, not one of ours"
+    )
     probes = read_json(run_dir / "probes.json")
     assert probes["probes"] and all(p["error"] is None for p in probes["probes"])
     copied = (run_dir / "service.jsonl").read_text().splitlines()
