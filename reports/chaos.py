@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,9 @@ from reports.summary_doc import (
     Recovery,
     RequestsDuring,
 )
-from reports.thresholds import ThresholdSet
+
+if TYPE_CHECKING:  # catalog (read by thresholds) imports the measures
+    from reports.thresholds import ThresholdSet
 
 ORDERS = "POST /api/orders"
 DB_UNAVAILABLE = DB_UNAVAILABLE_FAULTS

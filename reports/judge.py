@@ -29,7 +29,7 @@ import numpy as np
 from loadgate_contract.records import SUITE_KIND, RunRecordDoc, RunStatus
 from reports.catalog import METRICS
 from reports.evidence import Evidence
-from reports.measures import Measurement, measure
+from reports.measures import Measurement
 from reports.percentiles import percentile_sorted, quantile_ci
 from reports.thresholds import Expression, Threshold, ThresholdSet
 
@@ -232,7 +232,10 @@ def judge(ev: Evidence, ts: ThresholdSet, *, fail_on_insufficient: bool = False)
     """Apply every threshold that applies to this run's kind; compute the exit status."""
     present = {p.name for p in ev.run_dir.iterdir()} if ev.run_dir.is_dir() else set()
     checks = [
-        judge_one(th, ts, m) for th in ts.thresholds if th.applies_to(ev.kind) for m in measure(ev, th, ts)
+        judge_one(th, ts, m)
+        for th in ts.thresholds
+        if th.applies_to(ev.kind)
+        for m in METRICS[th.metric].measure(ev, th, ts)
     ]
     checks = [
         c if c.source else replace(c, source=evidence_used(METRICS[c.metric].evidence, present))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,9 @@ import pandas as pd
 
 from reports.evidence import Evidence
 from reports.scope import request_mask, time_mask
-from reports.thresholds import Threshold, ThresholdSet
+
+if TYPE_CHECKING:  # catalog (read by thresholds) imports the measures
+    from reports.thresholds import Threshold, ThresholdSet
 
 FloatArray = npt.NDArray[np.float64]
 FAILED_CLIENT_STATUSES = (401, 403, 404, 405, 422)
@@ -54,7 +56,7 @@ class Measurement:
     source: str = ""  # the evidence the value came from, when a metric has alternatives
 
 
-Measure = Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]
+Measure: TypeAlias = "Callable[[Evidence, Threshold, ThresholdSet], list[Measurement]]"
 
 
 def failed_mask(status: npt.NDArray[np.int32], codes: Any = None) -> npt.NDArray[np.bool_]:

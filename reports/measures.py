@@ -1,10 +1,10 @@
-"""From evidence to the samples a threshold judges: one function per metric of `catalog.METRICS`.
+"""From evidence to the samples a threshold judges: the measures `catalog.METRICS` entries carry.
 
 Each returns a list of `Measurement` (one per `per` split, else one). A measurement with
 `missing` set means the evidence file it needs is absent: the judge reports `no_data`.
 
-This module holds the request, pool, health and race measures and the `MEASURES` registry; the
-families live beside it, each with the decisions it makes written down in its docstring:
+This module holds the request, pool, health and race measures (`catalog.METRICS`, the registry,
+gives each metric its measure); the families live beside it, each with its decisions written down:
 - reports/measurement.py: `Measurement`, the scope helpers, and what counts as a *failed* request;
 - reports/measures_db.py: what the database did (lock timeouts, lock waits, slow statements, which
   source is used when several are present);
@@ -14,12 +14,11 @@ families live beside it, each with the decisions it makes written down in its do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from loadgate_contract.records import RaceTrial
-from reports import pg_evidence as pge
 from reports.evidence import Evidence
 from reports.measurement import (
     HEALTH_REQUESTS,
@@ -32,22 +31,13 @@ from reports.measurement import (
     request_splits,
     scoped_requests,
 )
-from reports.measures_chaos import fault_health, fault_requests, per_fault, reconcile, recovery
-from reports.measures_db import (
-    db_errors,
-    db_rollbacks,
-    lock_timeout_rate,
-    lock_wait,
-    slow_per_minute,
-    slow_ratio,
-    update_conflicts,
-)
-from reports.measures_probes import probe_metric
 from reports.scope import time_mask
-from reports.thresholds import Threshold, ThresholdSet
+
+if TYPE_CHECKING:  # catalog (which thresholds reads) imports these measures
+    from reports.thresholds import Threshold, ThresholdSet
 
 
-def _latency(column: str) -> Measure:
+def latency(column: str) -> Measure:
     def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
         if (none := no_requests(ev)) is not None:
             return none
@@ -58,7 +48,7 @@ def _latency(column: str) -> Measure:
     return measure
 
 
-def _failed(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+def failed_requests(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if (none := no_requests(ev)) is not None:
         return none
     assert ev.requests is not None
@@ -74,14 +64,14 @@ def _pool_rows(ev: Evidence, th: Threshold, ts: ThresholdSet) -> Any:
     return ev.pool[time_mask(ev, ev.pool["ts"].to_numpy(dtype=np.float64), th.phase, ts.exclude_phases)]
 
 
-def _pool_utilization(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+def pool_utilization(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.pool is None:
         return [Measurement(missing="no pool.csv")]
     util = _pool_rows(ev, th, ts)["utilization_pct"].dropna().to_numpy(dtype=np.float64)
     return [Measurement(values=util)]
 
 
-def _pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+def pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.pool is None and ev.requests is None:
         return [Measurement(missing="no pool.csv and no requests.csv")]
     full = n = unavailable = 0
@@ -102,7 +92,7 @@ def _pool_exhaustion(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Meas
     ]
 
 
-def _health(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+def health_latency(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     parts: list[FloatArray] = []
     if ev.pool is not None:
         parts.append(_pool_rows(ev, th, ts)["latency_ms"].dropna().to_numpy(dtype=np.float64))
@@ -129,7 +119,7 @@ def race_winners(trial: RaceTrial) -> int:
     return len(ok)
 
 
-def _races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
+def races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     if ev.races is None:
         return [Measurement(missing="no races.jsonl")]
     wrong = [t for t in ev.races if race_winners(t) != int(t.get("expected_winners", 1))]
@@ -146,46 +136,9 @@ def _races(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
     return [Measurement(count=len(wrong), population=len(ev.races), examples=examples)]
 
 
-MEASURES: dict[str, Measure] = {
-    "http_req_duration": _latency("latency_user_ms"),
-    "http_req_service_time": _latency("latency_ms"),
-    "http_req_failed": _failed,
-    "probe_violations": probe_metric(),
-    "ledger_violations": probe_metric(with_ledger_events=True),
-    "overdrafts": probe_metric(),
-    "duplicate_orders": probe_metric(),
-    "race_wrong_winner_trials": _races,
-    "lock_timeout_rate": lock_timeout_rate,
-    "update_conflict_rate": update_conflicts,
-    "lock_wait": lock_wait,
-    "pool_utilization": _pool_utilization,
-    "pool_exhaustion": _pool_exhaustion,
-    "slow_queries_500_per_min": slow_per_minute,
-    "slow_query_ratio_100": slow_ratio,
-    "db_deadlocks": db_errors(pge.DEADLOCK, "deadlocks"),
-    "db_serialization_failures": db_errors(pge.SERIALIZATION, "serialization failures"),
-    "db_rollbacks": db_rollbacks,
-    "health_latency": _health,
-    "acknowledged_writes_lost": reconcile("acknowledged", "missing", "checked"),
-    "indeterminate_applied_twice": reconcile("indeterminate", "more_than_once", "total"),
-    "duplicate_effects": reconcile("idempotent_retries", "duplicate_effects", "keys"),
-    "fault_request_latency": per_fault("requests", True, fault_requests),
-    "fault_health_violations": per_fault("health", True, fault_health),
-    "recovery_first_order_s": per_fault("requests", False, recovery("first_order_s", "2xx POST /api/orders")),
-    "recovery_p95_s": per_fault("requests", False, recovery("p95_s", "core P95 under its limit")),
-}
-
-
-def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
-    """Measurements for one threshold on one run."""
-    return MEASURES[th.metric](ev, th, ts)
-
-
 __all__ = [
-    "MEASURES",
     "SLOW_QUERY_EVENTS",
     "Measurement",
     "failed_mask",
-    "measure",
     "race_winners",
 ]

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 
 from reports import chaos
 from reports.evidence import Evidence
 from reports.measurement import Measure, Measurement
-from reports.thresholds import Threshold, ThresholdSet
+
+if TYPE_CHECKING:  # catalog (read by thresholds) imports the measures
+    from reports.thresholds import Threshold, ThresholdSet
 
 
 def reconcile(section: str, key: str, population: str) -> Measure:
@@ -56,7 +58,7 @@ def reconcile(section: str, key: str, population: str) -> Measure:
 _LOOKED_UP = {"database": " (looked up in the database)", "http": " (looked up through the target's API)"}
 
 
-PerFault = Callable[[Evidence, chaos.Fault, Threshold, ThresholdSet], Measurement]
+PerFault: TypeAlias = "Callable[[Evidence, chaos.Fault, Threshold, ThresholdSet], Measurement]"
 
 
 def per_fault(needs: str, fail_fast_only: bool, one: PerFault) -> Measure:

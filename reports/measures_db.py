@@ -20,6 +20,7 @@ Decisions written down here because they change verdicts:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,9 @@ from reports.measurement import (
     writes_in_scope,
 )
 from reports.scope import time_mask
-from reports.thresholds import Threshold, ThresholdSet
+
+if TYPE_CHECKING:  # catalog (read by thresholds) imports the measures
+    from reports.thresholds import Threshold, ThresholdSet
 
 NO_LOCK_EVIDENCE = (
     "no lock-wait evidence: no postgres.jsonl (PostgreSQL's log, on a server the harness runs), "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loadgate_contract.records import ProbeResult
 from reports.evidence import Evidence
 from reports.measurement import Measure, Measurement
 from reports.scope import matching_names
-from reports.thresholds import Threshold, ThresholdSet
+
+if TYPE_CHECKING:  # catalog (read by thresholds) imports the measures
+    from reports.thresholds import Threshold, ThresholdSet
 
 NO_PROBES = "no probes.json (give --database-url so the invariant probes can run)"
 

@@ -23,7 +23,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from reports.evidence import Evidence, Window, to_epoch
-from reports.thresholds import FAULT_PHASES as _FAULT_SELECTORS
+
+# Phase selectors relative to faults (a threshold's `phase`, reports/thresholds.py).
+FAULT_PHASES = ("before_fault", "during_fault", "after_fault", "fault_aftermath")
+_FAULT_SELECTORS = FAULT_PHASES
 
 BoolArray = npt.NDArray[np.bool_]
 AFTERMATH_S = 5.0

@@ -35,6 +35,7 @@ from typing import Any
 
 from reports.catalog import AGGREGATIONS, METRICS
 from reports.errors import InvalidThresholds
+from reports.scope import FAULT_PHASES
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.toml")
 SEVERITIES = ("critical", "warning")
@@ -69,7 +70,6 @@ _KEYS = {
     "required",
     "enabled",
 }
-FAULT_PHASES = ("before_fault", "during_fault", "after_fault", "fault_aftermath")  # reports.scope
 _PHASE_SPECIAL = re.compile(r"^(\*|((before|during|after)_fault|fault_aftermath)(:[\w.-]+)?)$")
 _KINDS = {"load", "race", "capacity"}
 
