@@ -209,7 +209,7 @@ METRICS: dict[str, MetricSpec] = {
             "postgres.jsonl | pg_stat.csv",
             "deadlocks: SQLSTATE 40P01 errors in PostgreSQL's log, else the pg_stat_database.deadlocks delta",
             _TIME_SCOPE,
-            measure=db.db_errors(pge.DEADLOCK, "deadlocks"),
+            measure=db.db_errors(pge.DEADLOCK, "deadlocks", rate=False),
         ),
         MetricSpec(
             "db_serialization_failures",
@@ -219,7 +219,7 @@ METRICS: dict[str, MetricSpec] = {
             "serialization failures (SQLSTATE 40001 errors in PostgreSQL's log; sampling cannot see them) "
             "/ writes in scope; `count` is the number of failures",
             _TIME_SCOPE,
-            measure=db.db_errors(pge.SERIALIZATION, "serialization failures"),
+            measure=db.db_errors(pge.SERIALIZATION, "serialization failures", rate=True),
         ),
         MetricSpec(
             "db_rollbacks",

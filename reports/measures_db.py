@@ -213,8 +213,11 @@ def slow_ratio(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measuremen
     ]
 
 
-def db_errors(state_code: str, what: str) -> Measure:
-    """ERRORs with `state_code` in PostgreSQL's log; deadlocks also from pg_stat_database's counter."""
+def db_errors(state_code: str, what: str, *, rate: bool) -> Measure:
+    """ERRORs with `state_code` in PostgreSQL's log; deadlocks also from pg_stat_database's counter.
+
+    `rate`: a rate metric (errors / writes in scope), else a counter (errors, out of the writes).
+    """
 
     def measure(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurement]:
         writes = writes_in_scope(ev, th, ts) or 0
@@ -227,10 +230,10 @@ def db_errors(state_code: str, what: str) -> Measure:
             ]
             return [
                 Measurement(
-                    count=len(events),
-                    population=writes,
-                    numerator=len(events),
-                    denominator=writes,
+                    count=0 if rate else len(events),
+                    population=0 if rate else writes,
+                    numerator=len(events) if rate else 0,
+                    denominator=writes if rate else 0,
                     source=label,
                     examples=examples,
                     detail=f"{label}: {len(events)} {what} among {writes:,} writes",
@@ -273,7 +276,7 @@ def db_rollbacks(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measurem
     )
     commits = pge.stat_delta(ev.pg_stat, "xact_commit", keep)
     m = _stat_count(ev, th, ts, "xact_rollback", "rollbacks", 0)
-    m.population = m.denominator = commits + int(m.count)
-    m.numerator = int(m.count)
-    m.detail += f" among {m.population:,} transactions"
+    m.denominator, m.numerator = commits + int(m.count), int(m.count)
+    m.count = m.population = 0  # a rate: rollbacks over all transactions
+    m.detail += f" among {m.denominator:,} transactions"
     return [m]
