@@ -51,6 +51,7 @@ class RunPlan:
     race: Race | None
     tls_verify: bool = True  # check the target's certificate (plan.json `tls`; off: --insecure)
     ca_bundle: str | None = None  # trust this CA file instead of the system's (--ca-bundle)
+    profile: str | None = None  # target profile module (plan.json `profile.module`); None: API.md's
 
     def phase_at(self, elapsed_s: float) -> str:
         """The phase an instant falls in (before the start: the first; after the end: `after`)."""
@@ -91,6 +92,7 @@ def parse_plan(doc: Mapping[str, Any]) -> RunPlan:
         ),
         tls_verify=bool((doc.get("tls") or {}).get("verify", True)),
         ca_bundle=(doc.get("tls") or {}).get("ca_bundle"),
+        profile=(doc.get("profile") or {}).get("module") or None,
     )
 
 
