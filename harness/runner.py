@@ -63,6 +63,7 @@ class RunOptions:
     tls: Tls = field(default_factory=Tls)  # how the target's certificate is checked (https only)
     db_container: str | None = None  # a user's PostgreSQL container for the database faults
     db_hooks: Path | None = None  # or a hooks file with their commands (faults/db_hooks.py)
+    profile: str | None = None  # --profile: the target profile, over the scenario's (docs/profiles.md)
 
 
 @dataclass
