@@ -48,22 +48,20 @@ def load(spec: str) -> Profile:
 
 
 def plan_field(spec: str) -> dict[str, Any]:
-    """plan.json's `profile`: the module the Locust processes load, and each step's request name
-    (what reports and reconciliation read, without importing the module)."""
-    return {"module": spec, "names": load(spec).names()}
+    """plan.json's `profile`: the module the Locust processes load, each step's request name, and
+    `aliases` (request name -> the same step's API.md name, for names that differ), what reports
+    and reconciliation read without importing the module: thresholds and measures written with
+    API.md's names judge the profile's requests."""
+    names = load(spec).names()
+    reference = load_profile(DEFAULT_PROFILE).names()
+    aliases = {name: reference[step] for step, name in names.items() if name != reference[step]}
+    return {"module": spec, "names": names, "aliases": aliases}
 
 
 def canonical_names(plan: Mapping[str, Any]) -> dict[str, str]:
-    """Request name under the run's profile -> the same step's name in API.md's profile.
-
-    Empty for an API.md run (nothing to rename); lets code keyed on API.md's names (the
-    reconciliation's kinds) read any profile's rows.
-    """
-    names = (plan.get("profile") or {}).get("names") or {}
-    reference = load_profile(DEFAULT_PROFILE).names()
-    return {
-        name: reference[step] for step, name in names.items() if step in reference and name != reference[step]
-    }
+    """plan.json's `profile.aliases` (empty for an API.md run: nothing to rename)."""
+    aliases = (plan.get("profile") or {}).get("aliases")
+    return dict(aliases) if isinstance(aliases, dict) else {}
 
 
 # --- harness profile check ---
