@@ -125,7 +125,8 @@ class Checker:
             self._fail(label, step, f"could not be sent: {type(exc).__name__}: {exc}")
         wrong = (expect or _two_hundred)(status, body, code)
         if wrong:
-            self._fail(label, step, f"{wrong} (answered {status} {code}: {_short(body)})")
+            said = f"{status} {code}" if code else str(status)
+            self._fail(label, step, f"{wrong} (answered {said}: {_short(body)})")
         self.results.append(Checked(label, step.name, True, f"{status}"))
         return status, body, code
 
