@@ -105,7 +105,8 @@ def test_a_check_then_write_accept_fails_the_gate_under_the_scenario_s_profile(
     assert code == 1, out
     run_dir = run.run_dir()
     assert run_dir is not None, out
-    assert read_json(run_dir / "plan.json")["profile"]["module"] == str((tmp_path / "our_profile.py").resolve())
+    ours = str((tmp_path / "our_profile.py").resolve())
+    assert read_json(run_dir / "plan.json")["profile"]["module"] == ours
     summary = read_json(run_dir / "summary.json")
     checks = {c["name"]: c for c in summary["checks"]}
     assert checks["race_one_winner"]["status"] == "fail", checks["race_one_winner"]
