@@ -327,7 +327,7 @@ def _cmd_profile_check(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "fixtures.json"
-            write_fixtures(target, load_users(args.users), out, verify=not args.insecure)
+            write_fixtures(target, load_users(args.users), out, verify=not args.insecure, profile=profile)
             fixtures = json.loads(out.read_text())
     else:
         if not args.fixtures.is_file():

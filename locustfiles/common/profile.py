@@ -12,6 +12,7 @@ Locust or gevent, so the harness (`harness profile check`) can use the same step
 Step arguments (the keys a step's `path` and `body` may use; docs/profiles.md lists them):
 
     login              email, password                         read -> access token
+                       (and the Profile's read_user: who logged in, for `--users`)
     create_order       seller_id, sku, quantity, unit_price_cents, shipping_zip
                                                                read -> order total (cents)
     initiate_payment   order_id
@@ -130,6 +131,11 @@ def read_code(body: Any) -> str:
     return str(body.get("code") or "") if isinstance(body, dict) else ""
 
 
+def read_login_user(body: Any) -> Any:
+    """API.md's login answer: `{"accessToken", "user": {"id", "role", "walletId"?, "agentId"?}}`."""
+    return body.get("user") if isinstance(body, dict) else None
+
+
 def bearer(token: str) -> tuple[str, str]:
     return "Authorization", f"Bearer {token}"
 
@@ -157,6 +163,9 @@ class Profile:
     read_order: Step
     # The backend's error code from an error answer (already mapped onto DOCUMENTED_CODES).
     error_code: Callable[[Any], str] = read_code
+    # Who logged in, from the login answer, in API.md's terms ({"id", "role", "walletId"?,
+    # "agentId"?}): how `--users` discovers the ids the flows need (harness/fixtures_build.py).
+    read_user: Callable[[Any], Any] = read_login_user
     # The header that carries a user's token.
     auth_header: Callable[[str], tuple[str, str]] = bearer
     idempotency_header: str = "Idempotency-Key"

@@ -80,6 +80,21 @@ def test_profile_check_passes_with_the_right_profile_and_names_the_step_that_fai
     assert "step accept failed: expected a 2xx answer (answered 404 NOT_FOUND" in out, out
     assert "ok   open_assignment" in out and "pickup" not in out
 
+    # A users file (credentials only): the users log in through the profile, ids from read_user.
+    args = [
+        "profile",
+        "check",
+        "--target",
+        alt.base_url,
+        "--users",
+        str(alt.users_file),
+        "--profile",
+        str(ALT),
+    ]
+    out_users = io.StringIO()
+    with redirect_stdout(out_users):
+        assert harness_main(args) == 0, out_users.getvalue()
+
     # An error code the profile does not map is not API.md's: the check says so.
     unmapped = tmp_path / "unmapped.py"
     unmapped.write_text(ALT.read_text().replace('"CHARGE_ALREADY_SETTLED": ', '"NOT_THIS": '))

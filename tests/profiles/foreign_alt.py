@@ -38,6 +38,19 @@ def _purchase_view(body: Any) -> OrderView:
     )
 
 
+def _who(body: Any) -> dict[str, Any]:
+    """The logged-in account in API.md's terms (what `--users` needs to build fixtures)."""
+    account = body.get("account") if isinstance(body, dict) else None
+    if not isinstance(account, dict):
+        return {}
+    return {
+        "id": account.get("uid"),
+        "role": account.get("role"),
+        "walletId": account.get("balanceId"),
+        "agentId": account.get("courier"),
+    }
+
+
 # The backend's codes -> API.md's.
 CODES = {
     "AUTH_REQUIRED": "UNAUTHORIZED",
@@ -105,6 +118,7 @@ PROFILE = Profile(
     sla_summary=Step("GET", "/v2/couriers/sla", read_id=UID),
     read_order=Step("GET", "/v2/purchases/{order_id}", read_id=UID, read=_purchase_view),
     error_code=mapped_codes(field_reader("error", "reason"), CODES),
+    read_user=_who,
     auth_header=lambda token: ("X-Session-Token", token),
     idempotency_header="X-Request-Key",
     replayed_header="X-Replayed",
