@@ -157,6 +157,23 @@ def _parser() -> argparse.ArgumentParser:
         "--probes-off", type=_names, default=(), metavar="A,B", help="switch these probes off (recorded)"
     )
 
+    run.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="target profile: a .py file or dotted module saying each step's request (docs/profiles.md); "
+        "default API.md's",
+    )
+
+    prof = sub.add_parser("profile", help="target profiles (docs/profiles.md)")
+    prof_sub = prof.add_subparsers(dest="profile_command", required=True)
+    pcheck = prof_sub.add_parser("check", help="call each step of a profile once against a live backend")
+    pcheck.add_argument("--target", required=True, metavar="URL", help="the backend's base URL")
+    pcheck.add_argument("--profile", metavar="PATH", help="a .py file or dotted module (default API.md's)")
+    who = pcheck.add_mutually_exclusive_group(required=True)
+    who.add_argument("--fixtures", type=Path, help="that backend's seeded users (fixtures JSON)")
+    who.add_argument("--users", type=Path, metavar="FILE", help="email/password/role of its users")
+    pcheck.add_argument("--insecure", action="store_true", help="do not verify the target's TLS certificate")
+
     worker = sub.add_parser("worker", help="a Locust worker for a `harness run --master` elsewhere")
     worker.add_argument("--master-host", required=True)
     worker.add_argument("--master-port", type=int, default=5557)
@@ -281,6 +298,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         probes=args.probes,
         probes_off=args.probes_off,
         users=args.users,
+        profile=args.profile,
     )
     return run_named(
         args.name,
@@ -292,6 +310,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
         fail_on_insufficient=args.fail_on_insufficient,
         runs_dir=args.runs_dir,
     )
+
+
+def _cmd_profile_check(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from harness.profiles import check_profile, load, print_check, resolve_spec
+    from harness.target import parse_target
+
+    target = parse_target(args.target)
+    profile = load(resolve_spec(args.profile))
+    if args.users is not None:
+        from harness.fixtures_build import write_fixtures
+        from harness.users_file import load_users
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "fixtures.json"
+            write_fixtures(target, load_users(args.users), out, verify=not args.insecure, profile=profile)
+            fixtures = json.loads(out.read_text())
+    else:
+        if not args.fixtures.is_file():
+            raise InvalidInput(f"--fixtures {args.fixtures}: no such file")
+        fixtures = json.loads(args.fixtures.read_text())
+    results = check_profile(target, profile, fixtures, verify=not args.insecure)
+    return print_check(results, profile, sys.stdout)
 
 
 def _cmd_fixtures(args: argparse.Namespace) -> int:
@@ -395,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "fixtures":
             return _cmd_fixtures(args)
+        if args.command == "profile":
+            return _cmd_profile_check(args)
         if args.command == "worker":
             return _cmd_worker(args)
     except InvalidInput as exc:

@@ -2,8 +2,10 @@
 
 The ids the Locust flows need come from the target, through the API: `POST /api/auth/login` answers
 `{"accessToken", "user": {"id", "role", "walletId"?, "agentId"?}}` (API.md has no other route from a
-user to its wallet), falling back to the users file's optional `walletId`/`agentId`. No token is
-written: the Locust users log in themselves and again when a token expires (actors.py).
+user to its wallet), falling back to the users file's optional `walletId`/`agentId`. Under a target
+profile (docs/profiles.md) the login is the profile's `login` step and the user is read by its
+`read_user`. No token is written: the Locust users log in themselves and again when a token
+expires (actors.py).
 """
 
 from __future__ import annotations
@@ -18,29 +20,33 @@ import httpx
 
 from harness.errors import InvalidInput
 from harness.users_file import ROLES, UserCredentials
+from locustfiles.common.profile import Profile, load_profile
 
-LOGIN = "/api/auth/login"
 
-
-def _login(client: httpx.Client, user: UserCredentials) -> tuple[dict[str, Any] | None, str | None]:
+def _login(
+    client: httpx.Client, user: UserCredentials, profile: Profile
+) -> tuple[dict[str, Any] | None, str | None]:
     """(the fixtures entry, None) or (None, why this user cannot be used)."""
+    step = profile.login
+    args = {"email": user.email, "password": user.password}
     try:
-        r = client.post(LOGIN, json={"email": user.email, "password": user.password})
+        r = client.request(step.method, step.url(args), json=step.json(args), headers=dict(step.headers))
     except httpx.HTTPError as exc:
-        return None, f"{user.email}: POST {LOGIN} failed: {type(exc).__name__}: {exc}"
+        return None, f"{user.email}: {step.name} failed: {type(exc).__name__}: {exc}"
     try:
         body = r.json()
     except ValueError:
         body = None
     if r.status_code != 200 or not isinstance(body, dict):
-        code = body.get("code") if isinstance(body, dict) else ""
-        return None, f"{user.email}: POST {LOGIN} answered {r.status_code} {code or ''}".rstrip()
-    raw = body.get("user")
+        code = profile.error_code(body) if body is not None else ""
+        return None, f"{user.email}: {step.name} answered {r.status_code} {code or ''}".rstrip()
+    raw = profile.read_user(body)
     who: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if not who.get("id"):
         return (
             None,
-            f"{user.email}: the login answer has no user.id (API.md: {{accessToken, user: {{id, role}}}})",
+            f"{user.email}: the login answer has no user.id (API.md: {{accessToken, user: {{id, role}}}}; "
+            "a target profile reads it with read_user)",
         )
     role = str(who.get("role") or user.role).upper()
     if role != user.role:
@@ -115,12 +121,15 @@ def build_fixtures(
     *,
     verify: bool | ssl.SSLContext = True,
     timeout_s: float = 10.0,
+    profile: Profile | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Log every user in to `target`; (the fixtures document, warnings). Raises naming every problem."""
+    """Log every user in to `target` (through `profile`, default API.md's); (the fixtures document,
+    warnings). Raises naming every problem."""
+    profile = profile or load_profile(None)
     entries, errors = [], []
     with httpx.Client(base_url=target.rstrip("/"), verify=verify, timeout=timeout_s) as client:
         for user in users:
-            entry, error = _login(client, user)
+            entry, error = _login(client, user, profile)
             if entry is not None:
                 entries.append(entry)
             if error is not None:
@@ -132,10 +141,15 @@ def build_fixtures(
 
 
 def write_fixtures(
-    target: str, users: list[UserCredentials], out: Path, *, verify: bool | ssl.SSLContext = True
+    target: str,
+    users: list[UserCredentials],
+    out: Path,
+    *,
+    verify: bool | ssl.SSLContext = True,
+    profile: Profile | None = None,
 ) -> list[str]:
     """`build_fixtures` into `out` (written whole, atomically); the warnings."""
-    doc, warnings = build_fixtures(target, users, verify=verify)
+    doc, warnings = build_fixtures(target, users, verify=verify, profile=profile)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")

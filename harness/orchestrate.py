@@ -22,6 +22,7 @@ from harness.db_control import DbControl, open_db_control, run_setup
 from harness.errors import HarnessError, InvalidInput
 from harness.faults import RunSetup, unsupported, validate_all
 from harness.probes import SHIPPED, ProbeSet, preflight, probe_set
+from harness.profiles import plan_field, resolve_spec
 from harness.run_folder import RUNS_DIR, RunRecord, iso, machine, new_run_dir, point_latest, versions
 from harness.runner import Outcome, RunOptions, run_plan
 from harness.scenario import (
@@ -76,8 +77,11 @@ def _plan(
     *,
     may_skip: bool,
     probes: ProbeSet = SHIPPED,
+    profile: str | None = None,
 ) -> Planned:
     plan = scenario.resolve(speedup).to_json()
+    # --profile, else the scenario's `profile`, else API.md's; loaded now, so a broken one stops here.
+    plan["profile"] = plan_field(resolve_spec(profile or scenario.profile))
     skipped = None
     if plan["faults"]:
         try:
@@ -103,19 +107,26 @@ def plan_all(
     A suite member the context cannot inject the faults of comes back with `skipped` set; a
     scenario named on its own raises InvalidInput instead (the user asked for exactly that one).
     """
+    flag = options.profile if options is not None else None
     if suite_exists(name):
         suite = load_suite(name)
         planned = []
         for member in suite.scenarios:
             member_speedup = speedup if speedup is not None else member.speedup
             probes = _probes(member.scenario, suite, options)
-            planned.append(_plan(member.scenario, member_speedup, context, may_skip=True, probes=probes))
+            planned.append(
+                _plan(member.scenario, member_speedup, context, may_skip=True, probes=probes, profile=flag)
+            )
         return suite.name, True, planned
     if not is_scenario(name):
         load_target(name)  # raises "unknown scenario or suite", with a did-you-mean over both
     scenario = load_scenario(name)
     probes = _probes(scenario, None, options)
-    return scenario.name, False, [_plan(scenario, speedup, context, may_skip=False, probes=probes)]
+    return (
+        scenario.name,
+        False,
+        [_plan(scenario, speedup, context, may_skip=False, probes=probes, profile=flag)],
+    )
 
 
 def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:

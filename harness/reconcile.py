@@ -19,7 +19,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,12 +236,18 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def read_rows(path: Path) -> Iterator[dict[str, str]]:
-    """The rows that can matter (writes), streamed: a capacity run's file can be large."""
+def read_rows(path: Path, names: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """The rows that can matter (writes), streamed: a capacity run's file can be large.
+
+    `names` renames a target profile's request names to API.md's (harness.profiles.canonical_names),
+    the names this module's kinds are keyed on.
+    """
     if not path.exists():
         return
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
+            if names:
+                row["name"] = names.get(row.get("name") or "", row.get("name") or "")
             if is_write(row.get("name") or ""):
                 yield row
 
@@ -294,12 +300,15 @@ def fetch(database_url: str, need: Needs) -> Found:
 Fetch = Callable[[Needs, list[dict[str, str]]], Found]
 
 
-def reconcile(run_dir: Path, fetcher: Fetch, *, source: str) -> dict[str, Any]:
+def reconcile(
+    run_dir: Path, fetcher: Fetch, *, source: str, names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Read `requests.csv`, look the writes up with `fetcher`, write `reconcile.json`; return it.
 
-    `source` says where the look-ups went (`database` or `http`); the report shows it.
+    `source` says where the look-ups went (`database` or `http`); the report shows it. `names`:
+    see `read_rows` (examples then show API.md's names for the profile's requests).
     """
-    rows = list(read_rows(run_dir / "requests.csv"))
+    rows = list(read_rows(run_dir / "requests.csv", names))
     document = {"source": source, **assemble(rows, fetcher(needs(rows), rows))}
     tmp = run_dir / "reconcile.json.tmp"
     tmp.write_text(json.dumps(document, indent=2) + "\n")

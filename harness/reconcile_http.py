@@ -1,11 +1,13 @@
 """The reconciliation's look-ups over HTTP, for a target whose schema the harness does not know.
 
 `harness/reconcile.py` asks the database; a backend loadgate did not ship with has its own tables,
-so there the same questions go to its API (../shared/API.md), as an admin:
+so there the same questions go to its API, as an admin, through the run's target profile
+(docs/profiles.md; API.md's by default):
 
-- every acknowledged order is fetched (`GET /api/orders/{id}`): 200 is found, 404 is lost;
-- the answer names the order's payment (`payment.id`, `payment.lifecycle`) and its assignments
-  (`shippingAssignments[].id`), so acknowledged payments, captures (lifecycle `CAPTURED`) and
+- every acknowledged order is fetched (the profile's `read_order`, `GET /api/orders/{id}` in
+  API.md): 200 is found, 404 is lost;
+- the answer names the order's payment and whether it is captured, and its assignments (the
+  profile's `read_order.read` gives an OrderView), so acknowledged payments, captures and
   assignments are found through the orders that hold them;
 - an order key's effects are the distinct order ids its attempts were answered with; what an
   unanswered attempt did cannot be seen over HTTP, so an indeterminate write stays `unknown`
@@ -31,6 +33,7 @@ import psycopg
 from harness.errors import RunFailed
 from harness.reconcile import ORDER, Found, Needs, is_acknowledged
 from harness.stack import Stack
+from locustfiles.common.profile import OrderView, Profile, load_profile
 
 TIMEOUT_S = 10.0
 ATTEMPTS = 3
@@ -39,55 +42,66 @@ PARALLEL = 4
 THROUGH_ORDERS = ("orders", "payments", "captures", "assignments")
 
 
-def admin_token(client: httpx.Client, fixtures_path: Path) -> str:
-    """A bearer token of the fixtures' first admin: its own, or a fresh login with its password."""
+def admin_token(client: httpx.Client, fixtures_path: Path, profile: Profile | None = None) -> str:
+    """A token of the fixtures' first admin: a fresh login with its password, else its own."""
+    profile = profile or load_profile(None)
     users = json.loads(fixtures_path.read_text()).get("users") or []
     admins = [u for u in users if isinstance(u, dict) and u.get("role") == "ADMIN"]
     if not admins:
         raise RunFailed(f"{fixtures_path}: no ADMIN user to read orders back with")
     admin = admins[0]
-    login = {"email": admin.get("email"), "password": admin.get("password")}
-    answer = client.post("/api/auth/login", json=login)
-    if answer.status_code == 200:
-        return str(answer.json().get("accessToken") or "")
+    step = profile.login
+    args = {"email": admin.get("email"), "password": admin.get("password")}
+    answer = client.request(step.method, step.url(args), json=step.json(args), headers=dict(step.headers))
+    if answer.status_code == 200 and step.read is not None:
+        return str(step.read(answer.json()) or "")
     if admin.get("token"):
         return str(admin["token"])
     raise RunFailed(f"admin login for the reconciliation answered {answer.status_code}: {answer.text[:200]}")
 
 
-def _order(client: httpx.Client, order_id: str) -> dict[str, Any] | None:
-    """The order's body, None when the target says 404; RunFailed when it cannot tell."""
+def _order(client: httpx.Client, order_id: str, profile: Profile) -> OrderView | None:
+    """What the order's answer shows, None when the target says 404; RunFailed when it cannot tell."""
+    step = profile.read_order
+    args = {"order_id": order_id}
     last = ""
     for attempt in range(ATTEMPTS):
         try:
-            answer = client.get(f"/api/orders/{order_id}")
+            answer = client.request(step.method, step.url(args), headers=dict(step.headers))
         except httpx.HTTPError as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:
             if answer.status_code == 200:
-                body = answer.json()
-                return body if isinstance(body, dict) else {}
+                view = step.read(answer.json()) if step.read is not None else None
+                return view if isinstance(view, OrderView) else OrderView(None)
             if answer.status_code == 404:
                 return None
             last = f"{answer.status_code} {answer.text[:200]}"
         time.sleep(0.25 * (attempt + 1))
-    raise RunFailed(f"GET /api/orders/{order_id} could not tell whether it exists: {last}")
+    raise RunFailed(f"{step.name} ({order_id}) could not tell whether it exists: {last}")
 
 
-def found_in_orders(orders: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
-    """The ids each order body shows: itself, its payment (and capture), its assignments."""
+def found_in_orders(
+    orders: Iterable[dict[str, Any] | OrderView], profile: Profile | None = None
+) -> dict[str, set[str]]:
+    """The ids each order shows: itself, its payment (and capture), its assignments.
+
+    An order is an OrderView, or an answer body that the profile's `read_order.read` turns into one.
+    """
+    profile = profile or load_profile(None)
+    read = profile.read_order.read
     existing: dict[str, set[str]] = {kind: set() for kind in THROUGH_ORDERS}
     for order in orders:
-        if order.get("id"):
-            existing["orders"].add(str(order["id"]))
-        payment = order.get("payment")
-        if isinstance(payment, dict) and payment.get("id"):
-            existing["payments"].add(str(payment["id"]))
-            if payment.get("lifecycle") == "CAPTURED":
-                existing["captures"].add(str(payment["id"]))
-        for assignment in order.get("shippingAssignments") or []:
-            if isinstance(assignment, dict) and assignment.get("id"):
-                existing["assignments"].add(str(assignment["id"]))
+        view = order if isinstance(order, OrderView) else (read(order) if read is not None else None)
+        if not isinstance(view, OrderView):
+            continue
+        if view.id:
+            existing["orders"].add(view.id)
+        if view.payment_id:
+            existing["payments"].add(view.payment_id)
+            if view.captured:
+                existing["captures"].add(view.payment_id)
+        existing["assignments"].update(view.assignment_ids)
     return existing
 
 
@@ -113,15 +127,18 @@ def fetch_http(
     rows: list[dict[str, str]],
     *,
     verify: bool | ssl.SSLContext = True,
+    profile: Profile | None = None,
 ) -> Found:
     """Answer `need` through the target's API (see the module docstring)."""
+    profile = profile or load_profile(None)
     found = Found()
     order_ids = sorted(need.ids.get("orders", set()))
     with httpx.Client(base_url=base_url, timeout=TIMEOUT_S, verify=verify) as client:
-        client.headers["Authorization"] = f"Bearer {admin_token(client, fixtures_path)}"
+        header, value = profile.auth_header(admin_token(client, fixtures_path, profile))
+        client.headers[header] = value
         with ThreadPoolExecutor(PARALLEL) as pool:
-            bodies = [b for b in pool.map(lambda i: _order(client, i), order_ids) if b is not None]
-    shown = found_in_orders(bodies)
+            views = [v for v in pool.map(lambda i: _order(client, i, profile), order_ids) if v is not None]
+    shown = found_in_orders(views, profile)
     for kind in need.ids:
         if kind in THROUGH_ORDERS:
             found.existing[kind] = shown[kind]
@@ -133,18 +150,25 @@ def reconcile_stack(run_dir: Path, stack: Stack, *, verify: bool | ssl.SSLContex
     """`reconcile.json` from the strongest source: the database when its schema is the reference
     service's (the harness runs that service, or a target's database answers the look-ups), else
     the target's API."""
+    from harness.profiles import canonical_names
     from harness.reconcile import fetch, reconcile
 
+    plan_path = run_dir / "plan.json"
+    plan = json.loads(plan_path.read_text()) if plan_path.is_file() else {}
+    # Rows carry the profile's request names; the reconciliation's kinds are API.md's step names.
+    names = canonical_names(plan)
+    profile = load_profile((plan.get("profile") or {}).get("module"))
     url = stack.database_url
     if url is not None:
         try:
-            return reconcile(run_dir, lambda need, rows: fetch(url, need), source="database")
+            return reconcile(run_dir, lambda need, rows: fetch(url, need), source="database", names=names)
         except psycopg.ProgrammingError:  # another schema: no such table, column or operator
             if stack.service is not None:
                 raise
     fixtures = stack.fixtures_path
     return reconcile(
         run_dir,
-        lambda need, rows: fetch_http(stack.base_url, fixtures, need, rows, verify=verify),
+        lambda need, rows: fetch_http(stack.base_url, fixtures, need, rows, verify=verify, profile=profile),
         source="http",
+        names=names,
     )

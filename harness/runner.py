@@ -66,6 +66,7 @@ class RunOptions:
     tls: Tls = field(default_factory=Tls)  # how the target's certificate is checked (https only)
     db_container: str | None = None  # a user's PostgreSQL container for the database faults
     db_hooks: Path | None = None  # or a hooks file with their commands (faults/db_hooks.py)
+    profile: str | None = None  # --profile: the target profile, over the scenario's (docs/profiles.md)
 
 
 @dataclass
@@ -183,13 +184,19 @@ def _write_probes(run_dir: Path, stack: Stack, record: RunRecord, probes: ProbeS
     (run_dir / PROBES_JSON).write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
-def _users_fixtures(target: str, users: Path, run_dir: Path, record: RunRecord, tls: Tls) -> Path:
-    """The run folder's fixtures.json, from logging every user of `users` in to `target`."""
+def _users_fixtures(
+    target: str, users: Path, run_dir: Path, record: RunRecord, tls: Tls, profile: str | None = None
+) -> Path:
+    """The run folder's fixtures.json, from logging every user of `users` in to `target` through
+    the run's target profile (plan.json `profile.module`)."""
     from harness.fixtures_build import write_fixtures
     from harness.users_file import load_users
+    from locustfiles.common.profile import load_profile
 
     out = run_dir / "fixtures.json"
-    warnings = write_fixtures(target, load_users(users), out, verify=tls.httpx_verify())
+    warnings = write_fixtures(
+        target, load_users(users), out, verify=tls.httpx_verify(), profile=load_profile(profile)
+    )
     record.update(users_file=str(users), users_warnings=warnings)
     return out
 
@@ -266,7 +273,11 @@ def run_plan(
         if options.target:
             fixtures = options.fixtures
             if options.users is not None:
-                fixtures = _users_fixtures(options.target, options.users, run_dir, record, options.tls)
+                profile = plan.get("profile")
+                module = profile["module"] if profile else None
+                fixtures = _users_fixtures(
+                    options.target, options.users, run_dir, record, options.tls, module
+                )
             stack = external_stack(options.target, fixtures, options.database_url)
         else:
             assert backend is not None

@@ -114,7 +114,11 @@ def load_scenario(name_or_path: str | Path, *, scenarios_dir: Path = SCENARIOS_D
         raise InvalidInput("invalid scenario:\n" + "\n".join(checker.errors))
     # A probe folder is relative to the file that names it, wherever the harness is started.
     probes = path.parent / scenario.probes if scenario.probes is not None else None
-    return dataclasses.replace(scenario, source=path, probes=probes)
+    # So is a profile file (a dotted module name stays as written).
+    profile = scenario.profile
+    if profile is not None and (profile.endswith(".py") or "/" in profile):
+        profile = str((path.parent / profile).resolve())
+    return dataclasses.replace(scenario, source=path, probes=probes, profile=profile)
 
 
 def list_scenarios(*, scenarios_dir: Path = SCENARIOS_DIR) -> list[Scenario]:

@@ -63,6 +63,7 @@ class Scenario:
     source: Path | None = None
     probes: Path | None = None  # a folder of the team's own invariant probes (docs/probes.md)
     probes_off: tuple[str, ...] = ()  # probes switched off for this scenario
+    profile: str | None = None  # target profile: a dotted module or a .py file (docs/profiles.md)
 
     @property
     def path(self) -> Path:

@@ -34,6 +34,7 @@ TOP_KEYS = {
     "faults",
     "probes",
     "probes_off",
+    "profile",
 }
 PHASE_KEYS = {"name", "duration_s", "scale", "rates"}
 RACE_KEYS = {"kind", "participants", "trials", "interval_s", "params"}
@@ -290,6 +291,7 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
     thresholds = _thresholds(c, doc)
     faults = _faults(c, doc)
     probes, probes_off = probe_keys(c, doc)
+    profile = c.string(doc, "profile", "profile") if "profile" in doc else None
     kind = Kind(kind_s) if kind_s is not None else None
 
     if "duration_s" in doc:
@@ -341,4 +343,5 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
         faults=tuple(faults),
         probes=Path(probes) if probes else None,
         probes_off=probes_off,
+        profile=profile or None,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # The rows of seed 000's "Expected Traffic (Initial Launch)" table that the reference service has
 # (webhook deliveries are out of scope: the service has no webhooks). Order matters: it is the
@@ -79,6 +79,15 @@ class TlsDoc(TypedDict):
     ca_bundle: str | None
 
 
+class ProfileDoc(TypedDict):
+    """plan.json's `profile`: the target profile's module (a dotted name or a .py path), each step's
+    request name, and `aliases` (a request name -> the same step's API.md name, where they differ)."""
+
+    module: str
+    names: dict[str, str]
+    aliases: dict[str, str]
+
+
 class PlanDoc(TypedDict):
     scenario: str
     kind: str
@@ -93,6 +102,7 @@ class PlanDoc(TypedDict):
     faults: list[FaultDoc]
     thresholds: list[dict[str, Any]]  # the scenario's [[thresholds]], passed through (reports validate)
     tls: TlsDoc
+    profile: NotRequired[ProfileDoc | None]
 
 
 # -- the values --
@@ -219,6 +229,12 @@ class Plan:
     faults: tuple[FaultSpec, ...] = ()
     thresholds: tuple[Mapping[str, Any], ...] = ()
     tls: Tls = Tls()
+    profile_doc: ProfileDoc | None = None  # None: API.md's profile
+
+    @property
+    def profile(self) -> str | None:
+        """The target profile module the Locust processes load (None: API.md's)."""
+        return self.profile_doc["module"] if self.profile_doc else None
 
     @property
     def nominal_duration_s(self) -> float:
@@ -256,6 +272,7 @@ class Plan:
             "faults": [f.to_json() for f in self.faults],
             "thresholds": [dict(t) for t in self.thresholds],
             "tls": self.tls.to_json(),
+            "profile": self.profile_doc,
         }
 
     @classmethod
@@ -276,4 +293,15 @@ class Plan:
             faults=tuple(FaultSpec.from_json(f) for f in doc.get("faults") or ()),
             thresholds=tuple(dict(t) for t in doc.get("thresholds") or ()),
             tls=Tls(bool(tls.get("verify", True)), tls.get("ca_bundle")),
+            profile_doc=_profile_doc(doc.get("profile")),
         )
+
+
+def _profile_doc(doc: Any) -> ProfileDoc | None:
+    if not isinstance(doc, Mapping) or not doc.get("module"):
+        return None
+    return {
+        "module": str(doc["module"]),
+        "names": dict(doc.get("names") or {}),
+        "aliases": dict(doc.get("aliases") or {}),
+    }

@@ -4,6 +4,8 @@ Environment:
     LOADGATE_PLAN      plan.json (docs/contracts.md); required (`harness serve` writes one for
                        the web UI: steady_50 at speed-up 1; every run folder has one)
     LOADGATE_FIXTURES  fixtures file; unset: .pgdata/fixtures.json (what `make serve` seeds)
+                       (the target profile is plan.json's `profile.module`, default API.md's:
+                       a dotted module importable here, or a .py file at the same path)
     LOADGATE_RUN_DIR   where the master (or local runner) writes requests.csv and races.jsonl;
                        unset: runs/manual-<UTC stamp>/
 
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from locustfiles.common.actors import Cast, load_cast
 from locustfiles.common.driver import run_load
 from locustfiles.common.plan import load_plan
+from locustfiles.common.profile import load_profile
 from locustfiles.common.races import RaceCollector, RaceParticipants, coordinate
 from locustfiles.common.runtime import Runtime, run_dir_from_env
 from locustfiles.common.shape import PlanShape
@@ -38,13 +41,15 @@ from locustfiles.common.step_watch import StepWatch
 log = logging.getLogger("loadgate")
 
 PLAN = load_plan()
+# Resolved once: every flow and race step of this process reads it (docs/profiles.md).
+PROFILE = load_profile(PLAN.profile)
 RUNTIME = Runtime(PLAN, run_dir_from_env())
 _state: dict[str, Any] = {}
 
 
 def _cast() -> Cast:
     if "cast" not in _state:
-        _state["cast"] = load_cast()
+        _state["cast"] = load_cast(PROFILE)
     cast: Cast = _state["cast"]
     return cast
 
@@ -65,7 +70,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     from locust.runners import MasterRunner
 
     if not isinstance(runner, MasterRunner):
-        participants = RaceParticipants(RUNTIME, PLAN.race, _cast(), environment.host or "")
+        participants = RaceParticipants(RUNTIME, PLAN.race, _cast(), environment.host or "", PROFILE)
         participants.register(environment)
         _state["participants"] = participants
 
@@ -114,7 +119,7 @@ class LoadgateDriver(User):
         RUNTIME.driving = True
         try:
             if PLAN.race is None:
-                run_load(RUNTIME, self.environment, self.host or "", _cast())
+                run_load(RUNTIME, self.environment, self.host or "", _cast(), PROFILE)
             elif RUNTIME.worker_index == 0:
                 participants: RaceParticipants = _state["participants"]
                 participants.host = self.host or participants.host

@@ -23,6 +23,7 @@ import pandas as pd
 from reports.evidence import Evidence
 from reports.measures import failed_mask
 from reports.percentiles import percentile
+from reports.scope import names_of
 from reports.summary_doc import CapacityResult, CapacityStep, StepResources
 
 P95_LIMIT_MS = 500.0
@@ -110,7 +111,7 @@ def _step(ev: Evidence, name: str, start: float, end: float, cores: int) -> Capa
     codes = df["error_code"].astype(str).to_numpy()[inside] if "error_code" in df.columns else np.array([])
     latency = df["latency_user_ms"].to_numpy(dtype=np.float64)[inside]
     hours = max(end - start, 1e-9) / 3600.0
-    created = int(((names == ORDERS) & (status >= 200) & (status < 300)).sum())
+    created = int((np.isin(names, list(names_of(ev, ORDERS))) & (status >= 200) & (status < 300)).sum())
     failed = float(failed_mask(status, codes if len(codes) else None).mean()) if len(status) else 0.0
     p95 = percentile(latency, 95.0) if len(latency) else float("nan")
     dropped = int((codes == "DROPPED").sum())

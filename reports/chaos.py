@@ -40,7 +40,7 @@ from loadgate_contract.files import HEALTH_ENDPOINTS
 from loadgate_contract.records import DB_RESTARTING_FAULTS, DB_UNAVAILABLE_FAULTS, FaultOutcome
 from reports.evidence import Evidence, to_epoch
 from reports.percentiles import percentile
-from reports.scope import matching_names
+from reports.scope import matching_names, names_of, profile_aliases
 from reports.summary_doc import (
     ChaosSection,
     FaultRow,
@@ -261,12 +261,12 @@ def recovery(ev: Evidence, fault: Fault, p95_limit_ms: float, core: tuple[str, .
     sent = df["ts"].to_numpy(dtype=np.float64)
     answered = sent + df["latency_ms"].to_numpy(dtype=np.float64) / 1000.0
     status = df["status"].to_numpy()
-    orders = np.asarray(df["name"] == ORDERS, dtype=bool)
+    orders = np.asarray(df["name"].isin(names_of(ev, ORDERS)), dtype=bool)
     ok = orders & (status >= 200) & (status < 300) & (answered >= fault.end)
     out["first_order_s"] = float(answered[ok].min() - fault.end) if ok.any() else math.inf
     out["evidence_after_s"] = max(0.0, float(np.nanmax(answered)) - fault.end) if len(df) else 0.0
     t = df["t"].to_numpy(dtype=np.float64)
-    names = matching_names(df["name"].cat.categories, core)
+    names = matching_names(df["name"].cat.categories, core, profile_aliases(ev))
     succeeded = (status >= 200) & (status < 300)
     after = np.asarray(df["name"].isin(names), dtype=bool) & succeeded & (t >= fault.end)
     buckets = ((t[after] - fault.end) // BUCKET_S).astype(np.int64)

@@ -15,7 +15,7 @@ P95 back under its limit after each fault) rather than to the steady-state thres
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
 import numpy as np
@@ -96,10 +96,29 @@ def _select(ev: Evidence, t: npt.NDArray[np.float64], name: str, phase_column: p
     return _in_windows(t, windows_for(ev, name))
 
 
-def matching_names(names: Iterable[str], patterns: Iterable[str]) -> list[str]:
-    """Request names matching any glob pattern (exact names match themselves)."""
+def profile_aliases(ev: Evidence) -> Mapping[str, str]:
+    """A target profile's request name -> the same step's API.md name (plan.json `profile.aliases`,
+    docs/profiles.md): thresholds and measures written with API.md's names judge any profile's run."""
+    profile = ev.plan.get("profile") if ev.plan else None
+    return profile["aliases"] if profile else {}
+
+
+def matching_names(
+    names: Iterable[str], patterns: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> list[str]:
+    """Request names matching any glob pattern (exact names match themselves), directly or, under a
+    target profile, through their API.md alias."""
     pats = list(patterns)
-    return [n for n in names if any(n == p or fnmatchcase(n, p) for p in pats)]
+
+    def hit(name: str) -> bool:
+        return any(name == p or fnmatchcase(name, p) for p in pats)
+
+    return [n for n in names if hit(n) or (aliases is not None and n in aliases and hit(aliases[n]))]
+
+
+def names_of(ev: Evidence, api_md_name: str) -> set[str]:
+    """The request names a run gave API.md's `api_md_name` (itself, and its profile alias)."""
+    return {api_md_name} | {n for n, a in profile_aliases(ev).items() if a == api_md_name}
 
 
 def request_mask(
@@ -116,7 +135,7 @@ def request_mask(
         return np.zeros(0, dtype=bool)
     mask = time_mask(ev, df["t"].to_numpy(), phase, exclude, df["phase"])
     if patterns:
-        names = matching_names(df["name"].cat.categories, patterns)
+        names = matching_names(df["name"].cat.categories, patterns, profile_aliases(ev))
         mask &= np.asarray(df["name"].isin(names), dtype=bool)
     if flow is not None:
         mask &= np.asarray(df["flow"] == flow, dtype=bool)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from locustfiles.common.client import Call, request
+from locustfiles.common.client import Call, default_profile, send
+from locustfiles.common.profile import Profile
 
 DEFAULT_FIXTURES = Path(".pgdata") / "fixtures.json"
 
@@ -35,19 +36,17 @@ class Actor:
     wallet_id: str | None = None
     agent_id: str | None = None
     logins: int = 0
+    profile: Profile | None = field(default=None, repr=False, compare=False)  # None: API.md's
     _lock: Semaphore = field(default_factory=Semaphore, repr=False, compare=False)
 
     def _login(self, session: FastHttpSession) -> None:
         self.logins += 1
-        result = request(
-            session,
-            Call("login"),
-            "POST",
-            "/api/auth/login",
-            json_body={"email": self.email, "password": self.password},
-        )
-        if result.ok and isinstance(result.body, dict):
-            self.token = str(result.body.get("accessToken") or "")
+        profile = self.profile or default_profile()
+        step = profile.login
+        result = send(session, Call("login"), profile, step, {"email": self.email, "password": self.password})
+        if result.ok:
+            token = step.read(result.body) if step.read is not None else None
+            self.token = str(token or "")
 
     def bearer(self, session: FastHttpSession) -> str:
         """The access token, logging in over HTTP once if the fixtures carried none."""
@@ -85,8 +84,8 @@ class Cast:
         raise KeyError(user_id)
 
 
-def parse_fixtures(doc: dict[str, Any]) -> Cast:
-    """A `Cast` from the fixtures document."""
+def parse_fixtures(doc: dict[str, Any], profile: Profile | None = None) -> Cast:
+    """A `Cast` from the fixtures document; its users log in through `profile` (default API.md's)."""
     cast = Cast()
     lists = {"BUYER": cast.buyers, "SELLER": cast.sellers, "AGENT": cast.agents, "ADMIN": cast.admins}
     for user in doc.get("users", []):
@@ -101,6 +100,7 @@ def parse_fixtures(doc: dict[str, Any]) -> Cast:
                     token=user.get("token"),
                     wallet_id=user.get("walletId"),
                     agent_id=user.get("agentId"),
+                    profile=profile,
                 )
             )
     return cast
@@ -111,12 +111,12 @@ def fixtures_path() -> Path:
     return Path(os.environ.get("LOADGATE_FIXTURES") or DEFAULT_FIXTURES)
 
 
-def load_cast() -> Cast:
+def load_cast(profile: Profile | None = None) -> Cast:
     """The cast from the fixtures file; a clear error when it is missing."""
     path = fixtures_path()
     if not path.is_file():
         raise FileNotFoundError(f"fixtures file {path} not found: set LOADGATE_FIXTURES or run `make serve`")
-    cast = parse_fixtures(json.loads(path.read_text()))
+    cast = parse_fixtures(json.loads(path.read_text()), profile)
     missing = [role for role, people in vars(cast).items() if not people]
     if missing:
         raise ValueError(f"fixtures file {path} has no {', '.join(missing)}")

@@ -15,9 +15,11 @@ from locust.env import Environment
 
 import json
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from locustfiles.common.profile import Profile, Step, load_profile
 
 # The error_code of a 401 answered to an expired token when the user logged in again and the
 # request was sent once more: the row stays in requests.csv (it happened), but the retry is the
@@ -68,15 +70,19 @@ def make_session(
     )
 
 
+_UNREAD: Any = object()
+
+
 @dataclass
 class Result:
-    """What a flow needs from a response."""
+    """What a flow needs from a response: `id` is what the step's profile read as the created id."""
 
     status: int
     body: Any
     code: str = ""
     replayed: bool = False
     retry_after: float | None = None
+    created: str | None = _UNREAD
 
     @property
     def ok(self) -> bool:
@@ -84,6 +90,8 @@ class Result:
 
     @property
     def id(self) -> str | None:
+        if self.created is not _UNREAD:
+            return self.created
         return str(self.body["id"]) if isinstance(self.body, dict) and self.body.get("id") else None
 
 
@@ -118,13 +126,51 @@ class _Shared(Call):
         return ctx
 
 
-def _error_code(status: int, body: Any, exception: BaseException | None) -> str:
+def _error_code(status: int, body: Any, exception: BaseException | None, profile: Profile) -> str:
     if status == 0:
         text = f"{type(exception).__name__} {exception}".lower()
         return "TIMEOUT" if "timeout" in text or "timed out" in text else "CONNECTION_ERROR"
-    if status >= 400 and isinstance(body, dict):
-        return str(body.get("code") or "")
+    if status >= 400 and body is not None:
+        return profile.error_code(body)
     return ""
+
+
+def default_profile() -> Profile:
+    """API.md's profile (what a call without one speaks)."""
+    return load_profile(None)
+
+
+def send(
+    session: FastHttpSession,
+    call: Call,
+    profile: Profile,
+    step: Step,
+    args: Mapping[str, Any] | None = None,
+    *,
+    auth: Credentials | None = None,
+    idempotency_key: str | None = None,
+    expected: Collection[int] = (),
+    records_id: bool = False,
+) -> Result:
+    """One profile step: its request named `step.name`, its answer read by the step and the profile."""
+    args = args or {}
+    return request(
+        session,
+        call,
+        step.method,
+        step.path,
+        auth=auth,
+        params=args,
+        query=step.query,
+        json_body=step.body(args) if step.body is not None else None,
+        idempotency_key=idempotency_key,
+        expected=expected,
+        records_id=records_id,
+        name=step.name,
+        headers=step.headers,
+        read_id=step.read_id,
+        profile=profile,
+    )
 
 
 def request(
@@ -142,27 +188,35 @@ def request(
     expected: Collection[int] = (),
     records_id: bool = False,
     renew_on_401: bool = True,
+    name: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    read_id: Callable[[Any], str | None] | None = None,
+    profile: Profile | None = None,
 ) -> Result:
-    """Send one request named `METHOD template`; statuses in `expected` count as success in Locust's stats.
+    """Send one request named `name` (default `METHOD template`); statuses in `expected` count as
+    success in Locust's stats. `profile` (default API.md's) says how a token and a key travel and
+    how an error code is read; `read_id` how the created id is (default: the answer's `id`).
 
     `created_id` is recorded for a 201, and for any 2xx when `records_id` (a capture answers 200).
     With `auth` (a user) the token is the user's; a 401 makes that user log in again (once, shared
     by every greenlet that saw the same stale token) and the request is sent once more.
     """
+    profile = profile or default_profile()
     if auth is not None:
         token = auth.bearer(session)
-    headers: dict[str, str] = {}
+    sent: dict[str, str] = dict(headers) if headers else {}
     if token:
-        headers["Authorization"] = f"Bearer {token}"
+        header, value = profile.auth_header(token)
+        sent[header] = value
     if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    url = template.format(**(params or {})) + (f"?{query}" if query else "")
+        sent[profile.idempotency_header] = idempotency_key
+    url = (template.format_map(params) if params else template) + (f"?{query}" if query else "")
     context = call.context(idempotency_key=idempotency_key or "")
     with session.request(
         method,
         url,
-        name=f"{method} {template}",
-        headers=headers,
+        name=name or f"{method} {template}",
+        headers=sent,
         json=json_body,
         catch_response=True,
         context=context,
@@ -172,8 +226,15 @@ def request(
             body = json.loads(response.content) if status and response.content else None
         except Exception:
             body = None
-        code = _error_code(status, body, getattr(response, "error", None))
-        result = Result(status, body, code, replayed=_replayed(response), retry_after=_retry_after(response))
+        code = _error_code(status, body, getattr(response, "error", None), profile)
+        result = Result(
+            status,
+            body,
+            code,
+            replayed=_replayed(response, profile.replayed_header),
+            retry_after=_retry_after(response),
+            created=(read_id or _read_id)(body) if status else None,
+        )
         renew = status == 401 and renew_on_401 and auth is not None and bool(token) and auth.can_renew()
         # The context dict is the one the request event will carry: fill in what the body told us.
         context["error_code"] = AUTH_RENEWED if renew else code
@@ -200,8 +261,16 @@ def request(
                 expected=expected,
                 records_id=records_id,
                 renew_on_401=False,
+                name=name,
+                headers=headers,
+                read_id=read_id,
+                profile=profile,
             )
     return result
+
+
+def _read_id(body: Any) -> str | None:
+    return str(body["id"]) if isinstance(body, dict) and body.get("id") else None
 
 
 # A careful client's retries of a write that carries an Idempotency-Key (docs/contracts.md).
@@ -242,9 +311,37 @@ def request_retrying(
     At most `attempts` attempts, none started later than `budget_s` after the first (the scenario's
     request timeout): each attempt is its own sample, and only the first carries `ts_intended`.
     """
+    return _retrying(
+        lambda: request(session, call, method, template, idempotency_key=idempotency_key, **kwargs),
+        budget_s,
+        attempts,
+    )
+
+
+def send_retrying(
+    session: FastHttpSession,
+    call: Call,
+    profile: Profile,
+    step: Step,
+    args: Mapping[str, Any],
+    *,
+    idempotency_key: str,
+    budget_s: float,
+    attempts: int = RETRY_ATTEMPTS,
+    **kwargs: Any,
+) -> Result:
+    """`send`, retried as `request_retrying` retries."""
+    return _retrying(
+        lambda: send(session, call, profile, step, args, idempotency_key=idempotency_key, **kwargs),
+        budget_s,
+        attempts,
+    )
+
+
+def _retrying(attempt_once: Callable[[], Result], budget_s: float, attempts: int) -> Result:
     first = time.monotonic()
     for attempt in range(1, attempts + 1):
-        result = request(session, call, method, template, idempotency_key=idempotency_key, **kwargs)
+        result = attempt_once()
         if attempt == attempts or not indeterminate(result):
             return result
         wait = retry_wait(result, attempt)
@@ -263,9 +360,9 @@ def _retry_after(response: Any) -> float | None:
         return None
 
 
-def _replayed(response: Any) -> bool:
+def _replayed(response: Any, header: str) -> bool:
     headers = getattr(response, "headers", None)
     try:
-        return headers is not None and str(headers.get("Idempotent-Replayed", "")).lower() == "true"
+        return headers is not None and str(headers.get(header, "")).lower() == "true"
     except AttributeError:
         return False

@@ -21,6 +21,7 @@ from locustfiles.common.actors import Cast
 from locustfiles.common.arrivals import schedule
 from locustfiles.common.client import make_session
 from locustfiles.common.flows import Flows
+from locustfiles.common.profile import Profile
 from locustfiles.common.runtime import Runtime
 from locustfiles.common.samples import fire_dropped
 from locustfiles.common.state import Pipeline
@@ -28,7 +29,9 @@ from locustfiles.common.state import Pipeline
 log = logging.getLogger(__name__)
 
 
-def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) -> None:
+def run_load(
+    runtime: Runtime, environment: Environment, host: str, cast: Cast, profile: Profile | None = None
+) -> None:
     """Run this worker's share of the plan's arrivals, then wait for its flows to finish."""
     plan = runtime.plan
     t0 = runtime.wait_started()
@@ -48,7 +51,9 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
         Pipeline(),
         random.Random(f"{plan.seed}:flows:{index}"),
         retry_budget_s=plan.request_timeout_s,
+        profile=profile,
     )
+    first_request = flows.first_request
     in_flight = Group()
     arrivals = 0
     for arrival in schedule(
@@ -62,7 +67,7 @@ def run_load(runtime: Runtime, environment: Environment, host: str, cast: Cast) 
         if len(in_flight) >= bound:
             fire_dropped(
                 environment,
-                Flows.FIRST_REQUEST[arrival.flow],
+                first_request[arrival.flow],
                 {"flow": arrival.flow, "ts_intended": intended},
             )
             continue

@@ -1,4 +1,4 @@
-"""The flows of seed 000's Expected Traffic table, as sequences of HTTP calls (API.md).
+"""The flows of seed 000's Expected Traffic table, as sequences of profile steps (default: API.md).
 
     orders_created        buyer creates an order (with an Idempotency-Key)
     payments_initiated    buyer initiates a wallet payment for one of those orders
@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from locustfiles.common.actors import Actor, Cast
-from locustfiles.common.client import Call, Result, request, request_retrying
+from locustfiles.common.client import Call, Result, default_profile, send, send_retrying
+from locustfiles.common.profile import Profile, Step
 from locustfiles.common.state import Order, Pipeline
 
 SHIPPING_ZIP = "10001"
@@ -29,9 +30,36 @@ SHIPPING_ZIP = "10001"
 PRICE_RANGE_CENTS = (100, 1000)
 TOP_UP_CENTS = 1_000_000
 
+# The step each flow sends first, for naming a DROPPED arrival like the request it would have sent.
+FIRST_STEP = {
+    "orders_created": "create_order",
+    "payments_initiated": "initiate_payment",
+    "payments_captured": "capture",
+    "agent_assignments": "change_status",
+    "deliveries_confirmed": "pickup",
+    "admin_metrics": "leaderboard",
+}
+
+
+def first_requests(profile: Profile) -> dict[str, str]:
+    """The request name each flow sends first, under `profile`."""
+    names = profile.names()
+    return {flow: names[step] for flow, step in FIRST_STEP.items()}
+
+
+def order_args(seller: Actor, sku: str, cents: int) -> dict[str, Any]:
+    """The create_order step's arguments: one item of `cents`, shipped to SHIPPING_ZIP."""
+    return {
+        "seller_id": seller.id,
+        "sku": sku,
+        "quantity": 1,
+        "unit_price_cents": cents,
+        "shipping_zip": SHIPPING_ZIP,
+    }
+
 
 class Flows:
-    """One worker's flows over one shared HTTP session."""
+    """One worker's flows over one shared HTTP session, speaking through one profile."""
 
     def __init__(
         self,
@@ -41,6 +69,7 @@ class Flows:
         rng: random.Random,
         *,
         retry_budget_s: float = 0.0,
+        profile: Profile | None = None,
     ) -> None:
         """`retry_budget_s` > 0: keyed writes are retried within it (the load driver); 0: never."""
         self.session = session
@@ -48,6 +77,8 @@ class Flows:
         self.pipeline = pipeline
         self.rng = rng
         self.retry_budget_s = retry_budget_s
+        self.profile = profile = profile or default_profile()
+        self.first_request = first_requests(profile)
         self.runners: dict[str, Callable[[Call], None]] = {
             "orders_created": self.orders_created,
             "payments_initiated": self.payments_initiated,
@@ -57,19 +88,13 @@ class Flows:
             "admin_metrics": self.admin_metrics,
         }
 
-    # First request of each flow, for naming a DROPPED arrival like the request it would have sent.
-    FIRST_REQUEST = {
-        "orders_created": "POST /api/orders",
-        "payments_initiated": "POST /api/payments",
-        "payments_captured": "POST /api/payments/{id}/capture",
-        "agent_assignments": "PATCH /api/orders/{id}",
-        "deliveries_confirmed": "POST /api/shipping/assignments/{id}/pickup",
-        "admin_metrics": "GET /api/admin/agents/leaderboard",
-    }
-
     def run(self, flow: str, ts_intended: float) -> None:
         """Run one arrival of `flow`, its first request stamped with the intended send time."""
         self.runners[flow](Call(flow, ts_intended))
+
+    def send(self, call: Call, step: Step, args: dict[str, Any] | None = None, **kwargs: Any) -> Result:
+        """One step of this worker's profile."""
+        return send(self.session, call, self.profile, step, args, **kwargs)
 
     # --- steps: each returns the order moved one stage on, or None when the service said no ---
 
@@ -77,26 +102,16 @@ class Flows:
         buyer = buyer or self.rng.choice(self.cast.buyers)
         seller = self.rng.choice(self.cast.sellers)
         price = cents if cents is not None else self.rng.randint(*PRICE_RANGE_CENTS)
-        body = {
-            "sellerId": seller.id,
-            "items": [{"sku": f"SKU-{self.rng.randint(1, 500):04d}", "quantity": 1, "unitPriceCents": price}],
-            "shippingZip": SHIPPING_ZIP,
-        }
-        r = self._keyed_write(call, "POST", "/api/orders", str(uuid.uuid4()), auth=buyer, json_body=body)
+        args = order_args(seller, f"SKU-{self.rng.randint(1, 500):04d}", price)
+        step = self.profile.create_order
+        r = self._keyed_write(call, step, args, str(uuid.uuid4()), auth=buyer)
         if not r.ok or r.id is None:
             return None
-        total = r.body.get("totalCents", price) if isinstance(r.body, dict) else price
-        return Order(r.id, buyer, seller, int(total))
+        total = step.read(r.body) if step.read is not None else None
+        return Order(r.id, buyer, seller, int(total if total is not None else price))
 
     def initiate(self, call: Call, order: Order) -> Order | None:
-        r = request(
-            self.session,
-            call,
-            "POST",
-            "/api/payments",
-            auth=order.buyer,
-            json_body={"orderId": order.id, "method": "WALLET"},
-        )
+        r = self.send(call, self.profile.initiate_payment, {"order_id": order.id}, auth=order.buyer)
         if not r.ok or r.id is None:
             return None
         order.payment_id = r.id
@@ -113,76 +128,58 @@ class Flows:
         # The key names the payment, so reconciliation can find what an unanswered capture did.
         return self._keyed_write(
             call,
-            "POST",
-            "/api/payments/{id}/capture",
+            self.profile.capture,
+            {"payment_id": order.payment_id or ""},
             f"capture:{order.payment_id}:{uuid.uuid4()}",
-            params={"id": order.payment_id or ""},
             auth=order.buyer,
             records_id=True,
         )
 
-    def _keyed_write(self, call: Call, method: str, template: str, key: str, **kwargs: Any) -> Result:
+    def _keyed_write(self, call: Call, step: Step, args: dict[str, Any], key: str, **kwargs: Any) -> Result:
         """A write with an Idempotency-Key: retried with the same key when its outcome is unknown."""
         if self.retry_budget_s > 0:
-            return request_retrying(
+            return send_retrying(
                 self.session,
                 call,
-                method,
-                template,
+                self.profile,
+                step,
+                args,
                 idempotency_key=key,
                 budget_s=self.retry_budget_s,
                 **kwargs,
             )
-        return request(self.session, call, method, template, idempotency_key=key, **kwargs)
+        return self.send(call, step, args, idempotency_key=key, **kwargs)
 
     def top_up(self, call: Call, buyer: Actor, cents: int = TOP_UP_CENTS) -> bool:
-        admin = self.cast.admins[0]
-        r = request(
-            self.session,
+        r = self.send(
             call,
-            "POST",
-            "/api/wallets/{id}/top-up",
-            params={"id": buyer.wallet_id or ""},
-            auth=admin,
-            json_body={"amountCents": cents},
+            self.profile.top_up,
+            {"wallet_id": buyer.wallet_id or "", "amount_cents": cents},
+            auth=self.cast.admins[0],
         )
         return r.ok
 
+    def change_status(self, call: Call, order_id: str, actor: Actor, status: str, **kwargs: Any) -> Result:
+        return self.send(
+            call, self.profile.change_status, {"order_id": order_id, "status": status}, auth=actor, **kwargs
+        )
+
+    def open_assignment(self, call: Call, order_id: str, seller: Actor, candidates: list[str]) -> Result:
+        args = {"order_id": order_id, "candidate_agent_ids": candidates}
+        return self.send(call, self.profile.open_assignment, args, auth=seller)
+
     def assign(self, call: Call, order: Order) -> Order | None:
         seller = order.seller
-        r = request(
-            self.session,
-            call,
-            "PATCH",
-            "/api/orders/{id}",
-            params={"id": order.id},
-            auth=seller,
-            json_body={"status": "CONFIRMED"},
-        )
-        if not r.ok:
+        if not self.change_status(call, order.id, seller, "CONFIRMED").ok:
             return None
         agent = self.rng.choice(self.cast.agents)
-        r = request(
-            self.session,
-            call,
-            "POST",
-            "/api/shipping/assignments",
-            auth=seller,
-            json_body={"orderId": order.id, "candidateAgentIds": [agent.agent_id]},
-        )
+        r = self.open_assignment(call, order.id, seller, [agent.agent_id or agent.id])
         if not r.ok or r.id is None:
             return None
         assignment_id = r.id
         # The agent looks at its open work first, as the app does; it accepts the one made for it.
-        request(self.session, call, "GET", "/api/shipping/assignments", query="status=OPEN", auth=agent)
-        r = request(
-            self.session,
-            call,
-            "POST",
-            "/api/shipping/assignments/{id}/accept",
-            params={"id": assignment_id},
-            auth=agent,
-        )
+        self.send(call, self.profile.list_assignments, auth=agent)
+        r = self.send(call, self.profile.accept, {"assignment_id": assignment_id}, auth=agent)
         if not r.ok:
             return None
         order.assignment_id, order.agent = assignment_id, agent
@@ -190,17 +187,9 @@ class Flows:
 
     def deliver(self, call: Call, order: Order) -> Order | None:
         assert order.agent is not None and order.assignment_id is not None
-        agent = order.agent
-        for step in ("pickup", "deliver"):
-            r = request(
-                self.session,
-                call,
-                "POST",
-                f"/api/shipping/assignments/{{id}}/{step}",
-                params={"id": order.assignment_id},
-                auth=agent,
-            )
-            if not r.ok:
+        args = {"assignment_id": order.assignment_id}
+        for step in (self.profile.pickup, self.profile.deliver):
+            if not self.send(call, step, args, auth=order.agent).ok:
                 return None
         return order
 
@@ -254,16 +243,9 @@ class Flows:
         admin = self.cast.admins[0]
         which = self.rng.randrange(3)
         if which == 0:
-            request(self.session, call, "GET", "/api/admin/agents/leaderboard", auth=admin)
+            self.send(call, self.profile.leaderboard, auth=admin)
         elif which == 1:
             agent = self.rng.choice(self.cast.agents)
-            request(
-                self.session,
-                call,
-                "GET",
-                "/api/admin/agents/metrics/{agentId}",
-                params={"agentId": agent.agent_id or agent.id},
-                auth=admin,
-            )
+            self.send(call, self.profile.agent_metrics, {"agent_id": agent.agent_id or agent.id}, auth=admin)
         else:
-            request(self.session, call, "GET", "/api/admin/agents/sla-summary", auth=admin)
+            self.send(call, self.profile.sla_summary, auth=admin)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from locustfiles.common.actors import Actor, Cast
-from locustfiles.common.client import Call, Result, request
-from locustfiles.common.flows import SHIPPING_ZIP, Flows
+from locustfiles.common.client import Call, Result, default_profile, send
+from locustfiles.common.flows import Flows, order_args
 from locustfiles.common.plan import Race
+from locustfiles.common.profile import Profile
 from locustfiles.common.state import Pipeline
 
 STATUS_PATH = {"PENDING": [], "CONFIRMED": ["CONFIRMED"], "SHIPPING": ["CONFIRMED", "SHIPPING"]}
@@ -48,11 +49,14 @@ def _need(result: Result | None, what: str) -> Result:
 class Setup:
     """Makes resources with the `race:setup` flow tag."""
 
-    def __init__(self, session: FastHttpSession, cast: Cast, race: Race) -> None:
+    def __init__(
+        self, session: FastHttpSession, cast: Cast, race: Race, profile: Profile | None = None
+    ) -> None:
         self.session = session
         self.cast = cast
         self.race = race
-        self.flows = Flows(session, cast, Pipeline(), random.Random(f"race:{race.kind}"))
+        self.flows = Flows(session, cast, Pipeline(), random.Random(f"race:{race.kind}"), profile=profile)
+        self.profile = self.flows.profile
 
     def make(self, trial: int) -> Resource:
         kind = self.race.kind
@@ -81,32 +85,12 @@ class Setup:
     def _assignment(self, trial: int) -> Resource:
         order_id, seller = self._paid_confirmed_order()
         call = self._call()
-        _need(
-            request(
-                self.session,
-                call,
-                "PATCH",
-                "/api/orders/{id}",
-                params={"id": order_id},
-                auth=seller,
-                json_body={"status": "CONFIRMED"},
-            ),
-            "confirm order",
-        )
+        _need(self.flows.change_status(call, order_id, seller, "CONFIRMED"), "confirm order")
         agents = [agent_for(self.cast, i) for i in range(self.race.participants)]
         candidates = sorted({a.agent_id or a.id for a in agents})
-        r = _need(
-            request(
-                self.session,
-                call,
-                "POST",
-                "/api/shipping/assignments",
-                auth=seller,
-                json_body={"orderId": order_id, "candidateAgentIds": candidates},
-            ),
-            "create assignment",
-        )
-        assert r.id is not None
+        r = _need(self.flows.open_assignment(call, order_id, seller, candidates), "create assignment")
+        if r.id is None:
+            raise SetupFailed("race setup: create assignment answered no id")
         return Resource(r.id, 1, {"assignment_id": r.id})
 
     def _status(self, trial: int) -> Resource:
@@ -116,18 +100,7 @@ class Setup:
             raise SetupFailed("race setup: create order failed")
         seller = order.seller
         for status in STATUS_PATH.get(str(self.race.params.get("from_status", "CONFIRMED")), []):
-            _need(
-                request(
-                    self.session,
-                    call,
-                    "PATCH",
-                    "/api/orders/{id}",
-                    params={"id": order.id},
-                    auth=seller,
-                    json_body={"status": status},
-                ),
-                f"move order to {status}",
-            )
+            _need(self.flows.change_status(call, order.id, seller, status), f"move order to {status}")
         targets = list(self.race.params.get("targets", ["SHIPPING", "CANCELLED"]))
         return Resource(order.id, 1, {"order_id": order.id, "actor_id": order.seller.id, "targets": targets})
 
@@ -168,29 +141,21 @@ class Setup:
         )
 
     def _balance(self, call: Call, buyer: Actor) -> int:
+        step = self.profile.read_wallet
         r = _need(
-            request(
-                self.session,
-                call,
-                "GET",
-                "/api/wallets/{id}",
-                params={"id": buyer.wallet_id or ""},
-                auth=buyer,
-            ),
-            "read wallet",
+            self.flows.send(call, step, {"wallet_id": buyer.wallet_id or ""}, auth=buyer), "read wallet"
         )
-        return int(r.body["balanceCents"])
+        balance = step.read(r.body) if step.read is not None else None
+        if balance is None:
+            raise SetupFailed("race setup: read wallet answered no balance")
+        return int(balance)
 
     def _idempotent(self, trial: int) -> Resource:
         buyer = self.cast.buyers[trial % len(self.cast.buyers)]
         seller = self.cast.sellers[trial % len(self.cast.sellers)]
         key = str(uuid.uuid4())
-        body = {
-            "sellerId": seller.id,
-            "items": [{"sku": f"RACE-{trial:04d}", "quantity": 1, "unitPriceCents": 500}],
-            "shippingZip": SHIPPING_ZIP,
-        }
-        return Resource(key, 1, {"buyer_id": buyer.id, "body": body, "key": key})
+        args = order_args(seller, f"RACE-{trial:04d}", 500)
+        return Resource(key, 1, {"buyer_id": buyer.id, "args": args, "key": key})
 
 
 def agent_for(cast: Cast, i: int) -> Actor:
@@ -198,59 +163,59 @@ def agent_for(cast: Cast, i: int) -> Actor:
     return cast.agents[i % len(cast.agents)]
 
 
-def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], i: int) -> tuple[str, Result]:
-    """Participant i's one request at the resource; returns (actor label, result)."""
+def fire(
+    session: FastHttpSession,
+    cast: Cast,
+    kind: str,
+    data: dict[str, Any],
+    i: int,
+    profile: Profile | None = None,
+) -> tuple[str, Result]:
+    """Participant i's one request at the resource; returns (actor label, result).
+
+    The step's `refusals` (a lost accept, a refused transition, a declined capture) are answers the
+    race expects, not errors, in Locust's stats; the oracle judges them from races.jsonl.
+    """
+    profile = profile or default_profile()
     call = Call("race")
     if kind == "assignment_accept":
         agent = agent_for(cast, i)
-        r = request(
-            session,
-            call,
-            "POST",
-            "/api/shipping/assignments/{id}/accept",
-            params={"id": data["assignment_id"]},
-            auth=agent,
-            expected=(409,),
-        )
+        step = profile.accept
+        r = send(session, call, profile, step, data, auth=agent, expected=step.refusals)
         return f"{agent.email}#{i}", r
     if kind == "status_change":
         actor = cast.by_id(data["actor_id"])
         target = data["targets"][i % len(data["targets"])]
-        r = request(
-            session,
-            call,
-            "PATCH",
-            "/api/orders/{id}",
-            params={"id": data["order_id"]},
-            auth=actor,
-            json_body={"status": target},
-            expected=(400, 409),
-        )
+        step = profile.change_status
+        args = {"order_id": data["order_id"], "status": target}
+        r = send(session, call, profile, step, args, auth=actor, expected=step.refusals)
         return f"{target}#{i}", r
     if kind == "wallet_capture":
         buyer = cast.by_id(data["buyer_id"])
-        r = request(
+        step = profile.capture
+        r = send(
             session,
             call,
-            "POST",
-            "/api/payments/{id}/capture",
-            params={"id": data["payment_ids"][i]},
+            profile,
+            step,
+            {"payment_id": data["payment_ids"][i]},
             auth=buyer,
             idempotency_key=str(uuid.uuid4()),
-            expected=(400,),
+            expected=step.refusals,
         )
         return f"capture#{i}", r
     if kind == "idempotent_create":
         buyer = cast.by_id(data["buyer_id"])
-        r = request(
+        step = profile.create_order
+        r = send(
             session,
             call,
-            "POST",
-            "/api/orders",
+            profile,
+            step,
+            data["args"],
             auth=buyer,
-            json_body=data["body"],
             idempotency_key=data["key"],
-            expected=(409,),
+            expected=step.refusals,
         )
         return f"copy#{i}", r
     raise ValueError(f"unknown race kind {kind!r}")

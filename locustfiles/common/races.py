@@ -36,6 +36,7 @@ from typing import Any
 from locustfiles.common.actors import Cast
 from locustfiles.common.client import make_session
 from locustfiles.common.plan import Race
+from locustfiles.common.profile import Profile
 from locustfiles.common.race_setup import Setup, SetupFailed, fire
 from locustfiles.common.runtime import Runtime
 
@@ -145,11 +146,14 @@ class RaceCollector:
 class RaceParticipants:
     """On each worker (or local runner): fires this process's share of participants."""
 
-    def __init__(self, runtime: Runtime, race: Race, cast: Cast, host: str) -> None:
+    def __init__(
+        self, runtime: Runtime, race: Race, cast: Cast, host: str, profile: Profile | None = None
+    ) -> None:
         self.runtime = runtime
         self.race = race
         self.cast = cast
         self.host = host
+        self.profile = profile
         self.finished: dict[int, Event] = {}
         self._session: Any = None
 
@@ -201,7 +205,7 @@ class RaceParticipants:
         sent_at = time.time()
         started = time.perf_counter()
         try:
-            actor, result = fire(session, self.cast, self.race.kind, data["resource"], i)
+            actor, result = fire(session, self.cast, self.race.kind, data["resource"], i, self.profile)
         except Exception as e:
             log.exception("loadgate: race participant %d failed", i)
             return {
@@ -228,7 +232,7 @@ def coordinate(runtime: Runtime, participants: RaceParticipants, race: Race) -> 
     t0 = runtime.wait_started()
     environment = runtime.environment
     assert environment is not None and environment.runner is not None
-    setup = Setup(participants.session(), participants.cast, race)
+    setup = Setup(participants.session(), participants.cast, race, participants.profile)
     for trial in range(race.trials):
         try:
             resource = setup.make(trial)

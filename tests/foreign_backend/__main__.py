@@ -1,5 +1,5 @@
 """`python -m tests.foreign_backend --database-url URL --port P [--bugs double_accept,overdraft]
-[--log-file F] [--race-window-ms N] [--token-ttl-s N] [--statement-timeout-ms N] [--host H]`:
+[--dialect alt] [--log-file F] [--race-window-ms N] [--token-ttl-s N] [--statement-timeout-ms N] [--host H]`:
 migrate, then serve until SIGTERM or SIGINT."""
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--bugs", default=os.environ.get("FOREIGN_BUGS", ""), help="double_accept,overdraft")
+    p.add_argument(
+        "--dialect",
+        choices=("api_md", "alt"),
+        default="api_md",
+        help="alt: other routes, field names, headers and error codes (dialect.py)",
+    )
     p.add_argument("--log-file", type=Path, default=None, help="plain-text log (default: stderr)")
     p.add_argument("--race-window-ms", type=float, default=None, help="default 25 with a bug on, else 0")
     p.add_argument("--token-ttl-s", type=int, default=3600)
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         token_ttl_s=args.token_ttl_s,
         pool_max=args.pool_max,
         statement_timeout_ms=args.statement_timeout_ms,
+        dialect=args.dialect,
     )
     log = logmod.setup(args.log_file)
     migrate(settings.database_url)

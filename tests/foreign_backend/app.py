@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tests.foreign_backend import dialect
 from tests.foreign_backend.auth import principal_for
 from tests.foreign_backend.config import Settings
 from tests.foreign_backend.db import Database
@@ -33,7 +34,13 @@ class App:
         return self._platform_purse
 
     def dispatch(self, req: Request) -> Reply:
-        """The reply to `req`: every failure becomes the documented error body."""
+        """The reply to `req`, in the dialect the server was started with."""
+        if self.settings.dialect == "alt":
+            return dialect.dispatch(self._dispatch, req)
+        return self._dispatch(req)
+
+    def _dispatch(self, req: Request) -> Reply:
+        """The reply to an API.md request: every failure becomes the documented error body."""
         try:
             r, req.params = match(ROUTES, req.method, req.path)
             if r.roles is not None:

@@ -21,6 +21,7 @@ class Settings:
     pool_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
     platform_fee_bps: int = 250
+    dialect: str = "api_md"  # "alt": other routes, keys, headers and error codes (dialect.py)
 
     def has_bug(self, name: str) -> bool:
         """True when the switchable bug `name` is on."""

@@ -67,6 +67,7 @@ def foreign_service(
     *,
     race_window_ms: float | None = None,
     token_ttl_s: int | None = None,
+    dialect: str = "api_md",
     extra_args: Sequence[str] = (),
 ) -> Iterator[ForeignService]:
     """Migrate and seed `database_url`, start the backend, wait for /health/ready, stop it on exit."""
@@ -77,6 +78,7 @@ def foreign_service(
     port = _free_port()
     args = [sys.executable, "-m", "tests.foreign_backend", "--database-url", database_url]
     args += ["--port", str(port), "--log-file", str(log_file), "--bugs", ",".join(bugs)]
+    args += ["--dialect", dialect]
     if race_window_ms is not None:
         args += ["--race-window-ms", str(race_window_ms)]
     if token_ttl_s is not None:

@@ -122,6 +122,7 @@ def test_plan_json_has_exactly_the_contract_keys(tmp_path: Path) -> None:
         "faults",
         "thresholds",
         "tls",
+        "profile",
     ]
     assert doc["scenario"] == "j" and doc["kind"] == "load" and doc["arrival"] == "poisson"
     assert doc["race"] is None

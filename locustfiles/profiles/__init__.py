@@ -1,0 +1,1 @@
+"""Target profiles shipped with loadgate (docs/profiles.md)."""
