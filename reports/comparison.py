@@ -24,10 +24,12 @@ The share over the limit and the rank test decide with few samples where a perce
 order in ten 0.8 s slower leaves the P95 interval straddling [-2 ms, +799 ms] yet puts 10 % of
 orders over 500 ms against none, a certain regression.
 
-Names with fewer than `MIN_SAMPLES` samples on either side: the percentile rows are
-`insufficient_data`; the other rows are computed, and a `regression` there counts (certain on few
-samples), but an `inconclusive` one does not make the verdict inconclusive unless
-`fail_on_insufficient`: the verdict lists such names as not compared instead.
+A percentile row is `insufficient_data` when either run has too few samples to bound that
+percentile at all (72 for P95, 368 for P99: `bounded`); the bootstrap of a sample maximum is far
+too narrow to trust. Names with fewer than `MIN_SAMPLES` samples on either side: the other rows
+are computed, and a `regression` there counts (certain on few samples), but an `inconclusive` one
+does not make the verdict inconclusive. Both are listed in the verdict as not compared;
+`fail_on_insufficient` makes them inconclusive instead.
 
 Verdict and exit status (CI must read only 0 as "no regression"):
 - 1 `REGRESSION`: any row of any name is a regression;
@@ -47,11 +49,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from reports.comparison_stats import rank_test, samples_to_decide, two_proportions
+from reports.comparison_stats import rank_test, samples_to_decide, shares_to_decide, two_proportions
 from reports.errors import ReportError
 from reports.evidence import Evidence, load_evidence
 from reports.measures import failed_mask
-from reports.percentiles import bootstrap_quantiles, percentile_sorted
+from reports.percentiles import bootstrap_quantiles, percentile_sorted, quantile_ci_ranks
 from reports.render_json import dumps
 from reports.scope import matching_names, request_mask
 from reports.thresholds import ThresholdSet, load_thresholds
@@ -142,7 +144,17 @@ def _row(
 def _share_row(name: str, metric: str, kb: int, nb: int, kc: int, nc: int, tolerance_pct: float) -> Delta:
     diff, ci, p = two_proportions(kb, nb, kc, nc)
     tol = max(kb / nb * tolerance_pct / 100.0, RATE_FLOOR)
-    return _row(name, metric, (kb / nb, kc / nc), diff, ci, tol, (nb, nc), p)
+    status = _status(ci, tol)
+    more = shares_to_decide(kb, nb, kc, nc, tol) if status == "inconclusive" else None
+    return Delta(name, metric, kb / nb, kc / nc, ci, tol, nb, nc, status, diff, p, more)
+
+
+def bounded(n: int, q: float) -> bool:
+    """Whether n samples bound the q-th percentile at all (both ends of its distribution-free 95 %
+    interval exist: 72 samples for P95, 368 for P99). Below that the percentile is the sample
+    maximum or near it, whose bootstrap is far too narrow: such a row is `insufficient_data`."""
+    lo, hi = quantile_ci_ranks(n, q)
+    return lo is not None and hi is not None
 
 
 def compare_runs(
@@ -161,7 +173,7 @@ def compare_runs(
         (b_lat, b_fail), (c_lat, c_fail) = b_groups[name], c_groups[name]
         nb, nc = len(b_lat), len(c_lat)
         for q in QUANTILES:
-            if min(nb, nc) < MIN_SAMPLES:
+            if min(nb, nc) < MIN_SAMPLES or not (bounded(nb, q) and bounded(nc, q)):
                 deltas.append(Delta(name, f"p{q:g}", None, None, None, 0.0, nb, nc, "insufficient_data"))
                 continue
             bv, cv = percentile_sorted(b_lat, q), percentile_sorted(c_lat, q)
@@ -184,7 +196,7 @@ def compare_runs(
 
 def verdict(deltas: list[Delta], *, fail_on_insufficient: bool = False) -> tuple[int, list[str]]:
     """Exit status (see module docstring) and one line per reason."""
-    small = {d.name for d in deltas if d.status == "insufficient_data"}
+    small = {d.name for d in deltas if min(d.n_baseline, d.n_candidate) < MIN_SAMPLES}
     bad = [d for d in deltas if d.status == "regression"]
     if bad:
         return EXIT_REGRESSION, [f"regression: {d.name} {d.metric}" for d in bad]
@@ -196,10 +208,15 @@ def verdict(deltas: list[Delta], *, fail_on_insufficient: bool = False) -> tuple
         + (f" (~{d.samples_to_decide} samples per run would decide it)" if d.samples_to_decide else "")
         for d in open_
     ]
+    what = "inconclusive" if fail_on_insufficient else "not compared"
+    unbounded = [d for d in deltas if d.status == "insufficient_data" and d.name not in small]
+    for q in QUANTILES:
+        names = sorted(d.name for d in unbounded if d.metric == f"p{q:g}")
+        if names:
+            lines.append(f"{what} (too few samples to bound a P{q:g}): " + ", ".join(names))
     if small:
-        what = "inconclusive" if fail_on_insufficient else "not compared"
         lines.append(f"{what} (fewer than {MIN_SAMPLES} samples in a run): " + ", ".join(sorted(small)))
-    if open_ or (fail_on_insufficient and small):
+    if open_ or (fail_on_insufficient and (small or unbounded)):
         return EXIT_INCONCLUSIVE, lines
     return EXIT_NONE, lines
 

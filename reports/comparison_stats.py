@@ -17,7 +17,9 @@ pieces of evidence decide with far fewer samples, and both are computed here wit
 
 `samples_to_decide` answers "how many more samples?": an interval's width scales as 1 / sqrt(n),
 so the interval around the same point estimate stops straddling the tolerance once each side has
-`n * (half-width / distance to the tolerance)^2` samples.
+`n * (half-width / distance to the tolerance)^2` samples. A share near zero does not scale so
+(Wilson's upper end of 0 of n is about 3.84 / n): `shares_to_decide` searches the same shares at
+growing n instead.
 """
 
 from __future__ import annotations
@@ -73,12 +75,14 @@ def rank_test(base: npt.ArrayLike, new: npt.ArrayLike) -> tuple[float, tuple[flo
     tie = float(((counts.astype(np.float64) ** 3) - counts).sum())
     var_u = nb * nc / 12.0 * ((n + 1) - tie / (n * (n - 1))) if n > 1 else 0.0
     p = 1.0 if var_u <= 0 else normal_sf((u - nb * nc / 2.0 - 0.5) / math.sqrt(var_u))
-    # Hanley & McNeil (1982): standard error of the AUC, for the interval of the effect size
+    # Hanley & McNeil (1982): standard error of the AUC, for the interval of the effect size. It
+    # collapses to 0 as the AUC nears 0 or 1 (2 vs 2 samples all slower: "certain"), so it is never
+    # taken below the AUC's standard error under no difference, (nb + nc + 1) / (12 nb nc):
+    # conservative far from 0.5, exact at it.
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
     var_auc = (auc * (1 - auc) + (nc - 1) * (q1 - auc**2) + (nb - 1) * (q2 - auc**2)) / (nb * nc)
-    half = Z95 * math.sqrt(max(var_auc, 0.0))
-    # an interval that cannot be narrower than what one pair can move, so 0-width never claims certainty
-    half = max(half, 1.0 / (nb * nc))
+    var_auc = max(var_auc, (n + 1) / (12.0 * nb * nc))
+    half = Z95 * math.sqrt(var_auc)
     delta = 2 * auc - 1
     return delta, (max(-1.0, delta - 2 * half), min(1.0, delta + 2 * half)), min(1.0, p)
 
@@ -101,3 +105,26 @@ def samples_to_decide(n: int, diff: float, ci: tuple[float, float], tolerance: f
     if not math.isfinite(factor) or factor * n > 1e12:
         return None
     return max(n + 1, math.ceil(n * factor))
+
+
+def _shares_decided(kb: int, nb: int, kc: int, nc: int, tolerance: float) -> bool:
+    _, (lo, hi), _ = two_proportions(kb, nb, kc, nc)
+    return lo > tolerance or hi <= tolerance or hi < -tolerance
+
+
+def shares_to_decide(k_base: int, n_base: int, k_new: int, n_new: int, tolerance: float) -> int | None:
+    """Samples per run at which the same two shares are decided against `tolerance` (None: not by 1e9)."""
+
+    def decided(n: int) -> bool:
+        fb, fc = n / n_base, n / n_new
+        return _shares_decided(round(k_base * fb), n, round(k_new * fc), n, tolerance)
+
+    lo, hi = max(n_base, n_new), max(n_base, n_new)
+    while not decided(hi):
+        lo, hi = hi, hi * 2
+        if hi > 10**9:
+            return None
+    while hi - lo > max(1, lo // 100):  # to 1 %: the figure is a planning aid, not a promise
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if decided(mid) else (mid, hi)
+    return hi

@@ -171,15 +171,16 @@ def detection_text(d: Detection | None, unit: str = "ms") -> str:
     if d["detectable"] is None or d["detectable_share"] is None:
         return f"nothing: {d['n']} samples cannot fail it"
     value = f"{d['detectable']:.0f}" if abs(d["detectable"]) >= 100 else f"{d['detectable']:.3g}"
-    return f"{label} >= {value} {unit} ({_pct(d['detectable_share'])} over)".replace(" ()", "")
+    # the share first: it holds for any distribution; the P_q assumes this run's shape, shifted
+    return f"{_pct(d['detectable_share'])} over the limit ({label} >= {value} {unit} shifted)"
 
 
 def detection_sentence(probability: float = DETECTION_PROBABILITY, frequency: float = RACE_FREQUENCY) -> str:
     """The note under the tables explaining the column."""
     return (
-        f"'could catch': for a latency percentile, the value it would have failed with {probability:.0%} "
-        "chance given its sample count (this run's distribution shifted up; in brackets the share of "
-        f"samples over the limit that is caught with {probability:.0%} chance, exact for any distribution); "
+        "'could catch': for a latency percentile, the share of samples over the limit that fails it with "
+        f"{probability:.0%} chance given its sample count (exact for any distribution), and in brackets the "
+        "value the percentile then has if this run's whole distribution is shifted up; "
         f"for a race, the chance that a race happening in {frequency:.0%} of trials showed at least once, "
         f"1 - (1 - {frequency:g})^trials, and the rarest per-trial frequency caught with {probability:.0%}."
     )

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from reports import compare
-from reports.comparison_stats import rank_test, samples_to_decide, two_proportions
+from reports.comparison import bounded
+from reports.comparison_stats import rank_test, samples_to_decide, shares_to_decide, two_proportions
 from reports.synthetic import SyntheticRun, healthy_load
 
 # enough samples that a clean run's P99 interval fits inside a 10 % tolerance (about 4 000 are needed
@@ -124,9 +125,9 @@ def test_two_clean_peak_runs_report_no_regression(tmp_path: Path) -> None:
 
 
 def test_too_few_samples_to_rule_out_is_inconclusive_not_ok(tmp_path: Path) -> None:
-    """Same distribution, 60 samples a side: nothing shows a regression, nothing rules one out."""
-    base = _peak(1, orders=60).write(tmp_path / "base")
-    again = _peak(2, orders=60).write(tmp_path / "again")
+    """Same distribution, 100 samples a side: nothing shows a regression, nothing rules one out."""
+    base = _peak(1, orders=100).write(tmp_path / "base")
+    again = _peak(2, orders=100).write(tmp_path / "again")
     out = io.StringIO()
     assert compare(base, again, out=out) == 3, out.getvalue()
     doc = _doc(again)
@@ -134,7 +135,7 @@ def test_too_few_samples_to_rule_out_is_inconclusive_not_ok(tmp_path: Path) -> N
     row = next(d for d in doc["deltas"] if d["name"] == "POST /api/orders" and d["metric"] == "p95")
     assert row["status"] == "inconclusive"
     assert row["diff_ci"][1] > row["tolerance"]
-    assert row["samples_to_decide"] and row["samples_to_decide"] > 60
+    assert row["samples_to_decide"] and row["samples_to_decide"] > 100
     assert "INCONCLUSIVE" in out.getvalue() and "samples per run would decide it" in out.getvalue()
 
 
@@ -186,3 +187,33 @@ def test_samples_to_decide_scales_with_the_square_of_the_width() -> None:
     assert samples_to_decide(100, 15.0, (5.0, 25.0), 10.0) == 400
     assert samples_to_decide(100, 10.0, (0.0, 20.0), 10.0) is None
     assert math.isfinite(float(samples_to_decide(10, 9.99, (0.0, 20.0), 10.0) or 0))
+
+
+def test_two_slower_of_two_is_not_certain() -> None:
+    """2 vs 2, both new ones slower: p = 1/6 under no difference, so the interval must reach below 0."""
+    delta, (lo, _), p = rank_test([1, 2], [3, 4])
+    assert delta == 1.0 and lo < 0 and p > 0.1
+
+
+def test_shares_of_zero_need_about_768_samples_to_rule_out_half_a_point() -> None:
+    # Wilson's upper end of 0 of n is 3.84 / (n + 3.84): under 0.5 % from n = 765 on (not 1/sqrt(n))
+    assert 760 <= (shares_to_decide(0, 165, 0, 165, 0.005) or 0) <= 775
+
+
+def test_a_percentile_the_samples_cannot_bound_is_not_compared(tmp_path: Path) -> None:
+    """31 samples a side: P99 is the sample maximum, whose bootstrap is far too narrow to call anything."""
+    assert not bounded(31, 99) and not bounded(71, 95) and bounded(72, 95) and bounded(368, 99)
+
+    def run(seed: int, top: float) -> SyntheticRun:
+        r = SyntheticRun(kind="load")
+        lat = np.random.default_rng(seed).uniform(20, 40, size=31)
+        lat[-1] = top
+        r.add_requests("POST /api/payments", lat, status=201)
+        return r
+
+    a, b = run(1, 45.0).write(tmp_path / "a"), run(1, 60.0).write(tmp_path / "b")
+    out = io.StringIO()
+    assert compare(a, b, out=out) == 3, out.getvalue()
+    doc = _doc(b)
+    assert _status(doc, "POST /api/payments", "p99") == "insufficient_data"
+    assert "not compared (too few samples to bound a P99): ALL, POST /api/payments" in doc["reasons"]

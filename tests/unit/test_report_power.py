@@ -108,7 +108,7 @@ def test_every_output_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert generate(load, out=out) == 0
     assert generate(race, out=out) == 0
     text = out.getvalue()
-    assert "could catch" in text and "P95 >= " in text and "race in 10% of trials" in text
+    assert "could catch" in text and "over the limit (P95 >= " in text and "race in 10% of trials" in text
     doc = json.loads((load / "summary.json").read_text())
     core = next(c for c in doc["checks"] if c["name"] == "core_p95[POST /api/orders]")
     assert core["detection"]["kind"] == "latency" and core["detection"]["n"] == core["n"] == 200
