@@ -26,7 +26,7 @@ from typing import Literal, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from reports.percentiles import _binomial_cdf, percentile_sorted, quantile_ci_ranks, rank
+from reports.percentiles import _binomial_cdf, percentiles, quantile_ci_ranks, rank
 from reports.thresholds import Threshold
 
 DETECTION_PROBABILITY = 0.95
@@ -100,21 +100,22 @@ def detectable_share(n: int, count: int, probability: float = DETECTION_PROBABIL
 
 
 def latency_detection(
-    th: Threshold, sorted_values: npt.NDArray[np.float64], probability: float = DETECTION_PROBABILITY
+    th: Threshold, values: npt.NDArray[np.float64], probability: float = DETECTION_PROBABILITY
 ) -> LatencyDetection | None:
-    """For a `p(q) < L` check on these samples; None for any other kind of check."""
+    """For a `p(q) < L` check on these samples (any order); None for any other kind of check."""
     expr = th.expr
     if expr.agg not in ("p", "med") or expr.op not in ("<", "<="):
         return None
     q = expr.q if expr.agg == "p" and expr.q is not None else 50.0
-    n = len(sorted_values)
+    n = len(values)
     count = fail_count(n, q, th.min_samples)
     share = detectable_share(n, count, probability) if count is not None else None
     value = None
     if share is not None and n:
         # the run's own shape shifted up until `share` of it is over the limit
-        below = percentile_sorted(sorted_values, max(0.0, 100.0 * (1.0 - share)))
-        value = expr.limit + percentile_sorted(sorted_values, q) - below
+        low_q = max(0.0, 100.0 * (1.0 - share))
+        at = percentiles(values, [q, low_q])  # one O(n) partition, no sort
+        value = expr.limit + at[q] - at[low_q]
     return LatencyDetection(
         kind="latency",
         q=q,
@@ -145,7 +146,7 @@ def detection_for(th: Threshold, values: npt.NDArray[np.float64] | None, populat
     if th.metric in RACE_METRICS:
         return race_detection(population)
     if values is not None and th.expr.agg in ("p", "med"):
-        return latency_detection(th, np.sort(np.asarray(values, dtype=np.float64)))
+        return latency_detection(th, np.asarray(values, dtype=np.float64))
     return None
 
 
