@@ -189,10 +189,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--thresholds", type=Path)
     rep.add_argument("--fail-on-insufficient", action="store_true")
 
-    cmp_ = sub.add_parser("compare", help="did NEW regress against BASELINE (bootstrap confidence intervals)")
+    cmp_ = sub.add_parser(
+        "compare",
+        help="did NEW regress against BASELINE: exit 0 no, 1 regression, 2 cannot compare, 3 inconclusive",
+    )
     cmp_.add_argument("baseline", type=Path)
     cmp_.add_argument("candidate", type=Path)
     cmp_.add_argument("--tolerance", type=float, default=10.0, help="percent worse allowed (default 10)")
+    cmp_.add_argument(
+        "--fail-on-insufficient", action="store_true", help="a name under 20 samples makes it inconclusive"
+    )
 
     serve = sub.add_parser("serve", help="embedded PostgreSQL + seeded reference service, until Ctrl-C")
     serve.add_argument("--port", type=int, default=8000)
@@ -414,7 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "compare":
             from reports import compare
 
-            return compare(args.baseline, args.candidate, tolerance_pct=args.tolerance)
+            return compare(
+                args.baseline,
+                args.candidate,
+                tolerance_pct=args.tolerance,
+                fail_on_insufficient=args.fail_on_insufficient,
+            )
         if args.command == "serve":
             from harness.serve import serve
 

@@ -3,7 +3,7 @@
 Public entry points (the harness calls only these):
 - `generate(run_dir, ...)`: write report.html, summary.json, junit.xml, summary.md; print the verdict;
   return 0 (pass), 1 (a critical threshold breached) or 2 (could not judge).
-- `compare(baseline, candidate, ...)`: per request name, did P95/P99/error rate regress? 0/1/2.
+- `compare(baseline, candidate, ...)`: per request name, did NEW regress? 0 no, 1 yes, 2 cannot, 3 unsure.
 - `validate_thresholds(entries, source)`: check a scenario's `[[thresholds]]` before a run starts.
 
 Reports read only files: they never import harness, locustfiles or reference_service, and never

@@ -1,7 +1,8 @@
 """Standalone CLI, so CI can judge an artifact without the harness.
 
 python -m reports RUN_DIR [--thresholds FILE] [--fail-on-insufficient]
-python -m reports compare BASELINE NEW [--tolerance PCT]
+python -m reports compare BASELINE NEW [--tolerance PCT] [--fail-on-insufficient]
+                                     # exit 0 none, 1 regression, 2 cannot compare, 3 inconclusive
 python -m reports metrics            # the metric names a threshold may use
 """
 
@@ -23,8 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("baseline", type=Path)
         p.add_argument("candidate", type=Path)
         p.add_argument("--tolerance", type=float, default=10.0, help="percent (default 10)")
+        p.add_argument(
+            "--fail-on-insufficient", action="store_true", help="names under 20 samples: inconclusive"
+        )
         a = p.parse_args(args[1:])
-        return compare(a.baseline, a.candidate, tolerance_pct=a.tolerance)
+        return compare(
+            a.baseline, a.candidate, tolerance_pct=a.tolerance, fail_on_insufficient=a.fail_on_insufficient
+        )
     if args[:1] == ["metrics"]:
         for m in METRICS.values():
             print(f"{m.name:26} {m.type:8} {m.unit:6} {m.evidence:28} {m.description}")

@@ -236,8 +236,21 @@ def generate(
     return j.exit_code
 
 
-def compare(baseline: Path, candidate: Path, *, tolerance_pct: float = 10.0, out: TextIO = sys.stdout) -> int:
-    """Per request name: did P95/P99 or the error rate regress? 0 no, 1 yes, 2 cannot compare."""
+def compare(
+    baseline: Path,
+    candidate: Path,
+    *,
+    tolerance_pct: float = 10.0,
+    fail_on_insufficient: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Per request name: did NEW regress? 0 no, 1 yes, 2 cannot compare, 3 inconclusive (comparison.py)."""
     from reports.comparison import run_compare
 
-    return run_compare(Path(baseline), Path(candidate), tolerance_pct=tolerance_pct, out=out)
+    return run_compare(
+        Path(baseline),
+        Path(candidate),
+        tolerance_pct=tolerance_pct,
+        fail_on_insufficient=fail_on_insufficient,
+        out=out,
+    )

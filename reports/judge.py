@@ -31,6 +31,7 @@ from reports.catalog import METRICS
 from reports.evidence import Evidence
 from reports.measures import Measurement
 from reports.percentiles import percentile_sorted, quantile_ci
+from reports.power import Detection, detection_for
 from reports.thresholds import Expression, Threshold, ThresholdSet
 
 
@@ -65,6 +66,7 @@ class Check:
     detail: str = ""
     examples: Sequence[Mapping[str, object]] = ()
     source: str = ""  # which evidence the value came from (reports/pg_evidence.py), when there is a choice
+    detection: Detection | None = None  # what the check could have caught with its samples (reports/power.py)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -193,7 +195,8 @@ def judge_one(th: Threshold, ts: ThresholdSet, m: Measurement) -> Check:
             detail = "; ".join(filter(None, [detail, f"{n} samples < min_samples {th.min_samples}"]))
     else:
         status = Status.PASS if th.expr.holds(value) else Status.FAIL
-    return Check(**base, measured=value, n=n, ci=ci, status=status, detail=detail)  # type: ignore[arg-type]
+    detection = detection_for(th, m.values, m.population)
+    return Check(**base, measured=value, n=n, ci=ci, status=status, detail=detail, detection=detection)  # type: ignore[arg-type]
 
 
 def gate(checks: list[Check], *, complete: bool, fail_on_insufficient: bool) -> tuple[int, list[str]]:

@@ -16,6 +16,7 @@ from reports import charts
 from reports.evidence import Evidence
 from reports.formatting import STATUS_LABEL, ci, measured, num, seconds, sort_checks
 from reports.judge import Judgement
+from reports.power import detection_sentence, detection_text
 from reports.render_text import chaos_note, reconcile_lines
 from reports.thresholds import ThresholdSet
 
@@ -33,6 +34,8 @@ _ENV.filters["seconds"] = seconds
 _ENV.globals["chaos_note"] = chaos_note
 _ENV.globals["reconcile_lines"] = reconcile_lines
 _ENV.globals["STATUS_LABEL"] = STATUS_LABEL
+_ENV.globals["detection_text"] = detection_text
+_ENV.globals["detection_sentence"] = detection_sentence
 
 
 # Tests that judge dozens of run folders switch charts off (about 0.3 s per run); everything else is the same.

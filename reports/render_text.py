@@ -7,6 +7,7 @@ from typing import Any
 from reports.catalog import METRICS
 from reports.formatting import STATUS_LABEL, ci, measured, num, seconds, sort_checks
 from reports.judge import Judgement
+from reports.power import detection_sentence, detection_text
 
 
 def _rows(j: Judgement) -> list[list[str]]:
@@ -16,13 +17,14 @@ def _rows(j: Judgement) -> list[list[str]]:
         status = STATUS_LABEL[c.status] + (
             " (warning)" if c.severity == "warning" and c.status == "fail" else ""
         )
-        rows.append([c.name, (measured(c) + " " + ci(c)).strip(), limit, str(c.n), status])
+        catch = detection_text(c.detection, c.unit or "ms")
+        rows.append([c.name, (measured(c) + " " + ci(c)).strip(), limit, str(c.n), status, catch])
     return rows
 
 
 def terminal_table(j: Judgement, title: str | None = None) -> str:
-    """A short fixed-width table: check, measured [CI], limit, n, status; then the verdict and why."""
-    header = ["check", "measured [95% CI]", "limit", "n", "status"]
+    """A fixed-width table: check, measured [CI], limit, n, status, could catch; then the verdict and why."""
+    header = ["check", "measured [95% CI]", "limit", "n", "status", "could catch"]
     rows = _rows(j)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     target = f" (target {j.run['target']})" if j.run.get("target") else ""
@@ -121,12 +123,14 @@ def markdown(j: Judgement, summary: dict[str, Any]) -> str:
         out += ["", *(f"- {r}" for r in j.reasons)]
     out += ["", "## Checks", ""]
     out += _md_table(
-        ["check", "severity", "measured [95% CI]", "limit", "n", "status", "evidence", "seed"],
+        ["check", "severity", "measured [95% CI]", "limit", "n", "status", "could catch", "evidence", "seed"],
         [
-            [r[0], c.severity, r[1], r[2], r[3], r[4], c.source or METRICS[c.metric].evidence, c.seed]
+            [r[0], c.severity, r[1], r[2], r[3], r[4], r[5], c.source or METRICS[c.metric].evidence, c.seed]
             for r, c in zip(_rows(j), sort_checks(j.checks), strict=True)
         ],
     )
+    if any(c.detection for c in j.checks):
+        out += ["", detection_sentence()]
     if summary.get("chaos"):
         out += _faults_md(summary["chaos"])
     if summary["endpoints"]:
