@@ -78,17 +78,19 @@ def server() -> Iterator[str]:
 
 
 def test_a_hung_endpoint_is_status_0_and_the_others_stay_on_time(server: str, tmp_path: Path) -> None:
+    """A hung /health/db must not hold the other endpoints' polls. Were they serialised behind it,
+    live would poll once per 1 s timeout; the bounds leave a busy machine several times the slack."""
     path = tmp_path / "health.csv"
-    sampler = HealthSampler(server, path, interval_s=0.1, timeout_s=0.5)
+    sampler = HealthSampler(server, path, interval_s=0.1, timeout_s=1.0)
     sampler.start()
-    time.sleep(1.6)
+    time.sleep(2.5)
     sampler.stop()
     rows = _rows(path)
     live = [float(r["ts"]) for r in rows if r["endpoint"] == "live"]
     db = [r for r in rows if r["endpoint"] == "db"]
     assert all(r["status"] == "200" for r in rows if r["endpoint"] in ("live", "ready"))
-    assert len(live) >= 12, "live kept its 0.1 s rhythm while db hung"
-    assert max(b - a for a, b in itertools.pairwise(live)) < 0.35
+    assert len(live) >= 3 * len(db) + 3, "live kept polling while db hung"
+    assert max(b - a for a, b in itertools.pairwise(live)) < 0.9, "no live poll waited out a db timeout"
     assert db and all(r["status"] == "0" for r in db)
-    assert all(float(r["latency_ms"]) >= 450 for r in db), "a hung poll ends at its own timeout"
-    assert 2 <= len(db) <= 4
+    assert all(float(r["latency_ms"]) >= 900 for r in db), "a hung poll ends at its own timeout"
+    assert 1 <= len(db) <= 3
