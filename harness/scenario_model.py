@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from harness.sizing import SizingSpec
 
 # The rows of seed 000's "Expected Traffic (Initial Launch)" table that the reference service has
 # (webhook deliveries are out of scope: the service has no webhooks). Order matters: it is the
@@ -198,6 +201,7 @@ class Scenario:
     source: Path | None = None
     probes: Path | None = None  # a folder of the team's own invariant probes (docs/probes.md)
     probes_off: tuple[str, ...] = ()  # probes switched off for this scenario
+    sizing: SizingSpec | None = None  # [sizing]: plan the run so every critical check is judged
 
     @property
     def path(self) -> Path:

@@ -24,6 +24,7 @@ from harness.scenario_model import (
     RaceSpec,
     Scenario,
 )
+from harness.sizing import parse_sizing
 
 TOP_KEYS = {
     "name",
@@ -43,6 +44,7 @@ TOP_KEYS = {
     "faults",
     "probes",
     "probes_off",
+    "sizing",
 }
 PHASE_KEYS = {"name", "duration_s", "scale", "rates"}
 RACE_KEYS = {"kind", "participants", "trials", "interval_s", "params"}
@@ -299,6 +301,8 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
     thresholds = _thresholds(c, doc)
     faults = _faults(c, doc)
     probes, probes_off = probe_keys(c, doc)
+    sizing_table = c.table(doc, "sizing", "sizing")
+    sizing = parse_sizing(sizing_table, c.error) if sizing_table is not None else None
     kind = Kind(kind_s) if kind_s is not None else None
 
     if "duration_s" in doc:
@@ -322,6 +326,8 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
             c.error("rates", "at least one flow needs a rate > 0")
     if kind is Kind.CAPACITY and cap_table is None:
         c.error("capacity", "required when kind = 'capacity'")
+    if kind is not None and kind is not Kind.LOAD and "sizing" in doc:
+        c.error("sizing", f"only allowed when kind = 'load', not {str(kind)!r}")
     if kind is Kind.LOAD:
         if "capacity" in doc:
             c.error("capacity", "only allowed when kind = 'capacity'")
@@ -350,4 +356,5 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
         faults=tuple(faults),
         probes=Path(probes) if probes else None,
         probes_off=probes_off,
+        sizing=sizing,
     )
