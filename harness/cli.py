@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_defects,
         default=(),
         metavar="A,B",
-        help=argparse.SUPPRESS,  # deliberately broken service (ack_before_commit, no_reconnect): tests only
+        help=argparse.SUPPRESS,  # deliberately broken service (see reference_service/config.py DEFECTS): tests only
     )
     run.add_argument(
         "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
