@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_defects,
         default=(),
         metavar="A,B",
-        help=argparse.SUPPRESS,  # deliberately broken service (see reference_service/config.py DEFECTS): tests only
+        help=argparse.SUPPRESS,  # deliberately broken service (reference_service/config.py DEFECTS)
     )
     run.add_argument(
         "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
@@ -164,6 +164,28 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--fixtures", type=Path, required=True, help="the master run's fixtures.json")
 
     sub.add_parser("list", help="list scenarios and suites")
+
+    mx = sub.add_parser(
+        "matrix",
+        help="detection matrix: each safeguard off and each deliberate defect on, plus a clean run; "
+        "exit 0 only if every one is caught and the clean run passes",
+    )
+    mx.add_argument("suite", nargs="?", default="release", help="the suite whose scenarios are used")
+    mx.add_argument(
+        "--only",
+        type=_names,
+        default=(),
+        metavar="A,B",
+        help="just these safeguards/defects; the clean run is then just their scenarios",
+    )
+    mx.add_argument("--speedup", type=_positive, help="passed to every run (shorter races)")
+    mx.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time (default 1); races judge no timing, so 2 is safe for them",
+    )
+    mx.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
     rep = sub.add_parser(
         "report", help="judge a run folder: report.html, summary.json, junit.xml, summary.md"
@@ -395,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "fixtures":
             return _cmd_fixtures(args)
+        if args.command == "matrix":
+            from harness.matrix import main_args
+
+            return main_args(args)
         if args.command == "worker":
             return _cmd_worker(args)
     except InvalidInput as exc:

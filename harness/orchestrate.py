@@ -77,14 +77,17 @@ def _plan(
     *,
     may_skip: bool,
     probes: ProbeSet = SHIPPED,
-    thresholds: Path | None = None,
+    thresholds_path: Path | None = None,
 ) -> Planned:
     sizing = None
-    if scenario.sizing is not None:
-        scenario_run, sizing = size(scenario, speedup, load_threshold_set(thresholds, scenario))
+    scenario_run = scenario
+    if scenario.sizing is not None:  # after the scenario's own thresholds were found valid
+        if scenario.thresholds:
+            from reports import validate_thresholds
+
+            validate_thresholds([dict(t) for t in scenario.thresholds], str(scenario.path))
+        scenario_run, sizing = size(scenario, speedup, load_threshold_set(thresholds_path, scenario))
         speedup = scenario_run.speedup if sizing is not None else speedup
-    else:
-        scenario_run = scenario
     plan = scenario_run.resolve(speedup).to_json()
     skipped = None
     if plan.get("faults"):
@@ -128,7 +131,7 @@ def plan_all(
                     context,
                     may_skip=True,
                     probes=probes,
-                    thresholds=thresholds,
+                    thresholds_path=thresholds,
                 )
             )
         return suite.name, True, planned
@@ -136,7 +139,7 @@ def plan_all(
         load_target(name)  # raises "unknown scenario or suite", with a did-you-mean over both
     scenario = load_scenario(name)
     probes = _probes(scenario, None, options)
-    planned_one = _plan(scenario, speedup, context, may_skip=False, probes=probes, thresholds=thresholds)
+    planned_one = _plan(scenario, speedup, context, may_skip=False, probes=probes, thresholds_path=thresholds)
     return scenario.name, False, [planned_one]
 
 

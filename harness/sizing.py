@@ -106,7 +106,7 @@ def parse_sizing(raw: Mapping[str, Any], error: Any) -> SizingSpec | None:
     if values.get("confidence", 0.5) >= 1:
         error("sizing.confidence", f"must be < 1, got {values['confidence']:g}")
         ok = False
-    return SizingSpec(**values) if ok else None  # type: ignore[arg-type]
+    return SizingSpec(**values) if ok else None
 
 
 def poisson_at_least(lam: float, k: int) -> float:
@@ -415,7 +415,7 @@ def load_threshold_set(path: Path | None, scenario: Scenario) -> Any:
     from reports.thresholds import load_thresholds
 
     try:
-        return load_thresholds(path, list(scenario.thresholds) or None, str(scenario.path))
+        return load_thresholds(path, [dict(t) for t in scenario.thresholds] or None, str(scenario.path))
     except Exception as exc:  # reported by the run's own validation with file and line
         raise InvalidInput(f"{scenario.path}: thresholds: {exc}") from exc
 
