@@ -13,8 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError, InvalidInput
+
+if TYPE_CHECKING:
+    from harness.scenario import Scenario
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
 
@@ -333,7 +337,7 @@ def _cmd_list() -> int:
     header = ("scenario", "kind", "orders", "nominal", "speed-up", "runs")
     print("{:<22} {:<9} {:>9} {:>9} {:>9} {:>6}  description".format(*header))
     for s in list_scenarios():
-        plan = s.resolve(None).to_json()
+        plan = _sized_plan(s)
         nominal = plan["duration_s"] * plan["speedup"]
         rates = [p["nominal_rates_per_hour"].get("orders_created", 0) for p in plan["phases"]]
         rate = f"{max(rates):.0f}/h" if any(rates) else "-"
@@ -347,6 +351,16 @@ def _cmd_list() -> int:
         for suite in suites:
             print(f"{suite.name:<22} {', '.join(m.name for m in suite.scenarios)}")
     return 0
+
+
+def _sized_plan(scenario: Scenario) -> dict[str, Any]:
+    """The plan `harness run` would run: a scenario with [sizing] as sized (harness/sizing.py)."""
+    if scenario.sizing is None:
+        return scenario.resolve(None).to_json()
+    from harness.sizing import load_threshold_set, size
+
+    sized, sizing = size(scenario, None, load_threshold_set(None, scenario))
+    return sized.resolve(sized.speedup if sizing is not None else None).to_json()
 
 
 def _headline(text: str, width: int = 70) -> str:
