@@ -13,8 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError, InvalidInput
+
+if TYPE_CHECKING:
+    from harness.scenario import Scenario
+    from loadgate_contract.plan import PlanDoc
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
 
@@ -133,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_defects,
         default=(),
         metavar="A,B",
-        help=argparse.SUPPRESS,  # deliberately broken service (ack_before_commit, no_reconnect): tests only
+        help=argparse.SUPPRESS,  # deliberately broken service (reference_service/config.py DEFECTS)
     )
     run.add_argument(
         "--master", action="store_true", help="Locust master waiting for --expect-workers remote workers"
@@ -181,6 +186,28 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--fixtures", type=Path, required=True, help="the master run's fixtures.json")
 
     sub.add_parser("list", help="list scenarios and suites")
+
+    mx = sub.add_parser(
+        "matrix",
+        help="detection matrix: each safeguard off and each deliberate defect on, plus a clean run; "
+        "exit 0 only if every one is caught and the clean run passes",
+    )
+    mx.add_argument("suite", nargs="?", default="release", help="the suite whose scenarios are used")
+    mx.add_argument(
+        "--only",
+        type=_names,
+        default=(),
+        metavar="A,B",
+        help="just these safeguards/defects; the clean run is then just their scenarios",
+    )
+    mx.add_argument("--speedup", type=_positive, help="passed to every run (shorter races)")
+    mx.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time (default 1); races judge no timing, so 2 is safe for them",
+    )
+    mx.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
     rep = sub.add_parser(
         "report", help="judge a run folder: report.html, summary.json, junit.xml, summary.md"
@@ -360,7 +387,7 @@ def _cmd_list() -> int:
     header = ("scenario", "kind", "orders", "nominal", "speed-up", "runs")
     print("{:<22} {:<9} {:>9} {:>9} {:>9} {:>6}  description".format(*header))
     for s in list_scenarios():
-        plan = s.resolve(None).to_json()
+        plan = _sized_plan(s)
         nominal = plan["duration_s"] * plan["speedup"]
         rates = [p["nominal_rates_per_hour"].get("orders_created", 0) for p in plan["phases"]]
         rate = f"{max(rates):.0f}/h" if any(rates) else "-"
@@ -374,6 +401,16 @@ def _cmd_list() -> int:
         for suite in suites:
             print(f"{suite.name:<22} {', '.join(m.name for m in suite.scenarios)}")
     return 0
+
+
+def _sized_plan(scenario: Scenario) -> PlanDoc:
+    """The plan `harness run` would run: a scenario with [sizing] as sized (harness/sizing.py)."""
+    if scenario.sizing is None:
+        return scenario.resolve(None).to_json()
+    from harness.sizing import load_threshold_set, size
+
+    sized, sizing = size(scenario, None, load_threshold_set(None, scenario))
+    return sized.resolve(sized.speedup if sizing is not None else None).to_json()
 
 
 def _headline(text: str, width: int = 70) -> str:
@@ -451,6 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_fixtures(args)
         if args.command == "profile":
             return _cmd_profile_check(args)
+        if args.command == "matrix":
+            from harness.matrix import main_args
+
+            return main_args(args)
         if args.command == "worker":
             return _cmd_worker(args)
     except InvalidInput as exc:

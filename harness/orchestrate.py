@@ -11,6 +11,7 @@ cannot run is refused (exit 2) with the same reason.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from harness.scenario import (
     load_target,
     suite_exists,
 )
+from harness.sizing import Sizing, load_threshold_set, size
 from harness.target import check_live
 from loadgate_contract.plan import PlanDoc
 from loadgate_contract.records import SUITE_KIND, RunStatus
@@ -48,6 +50,7 @@ class Planned:
     text: str
     skipped: str | None = None  # why this suite member cannot run in this setup
     probes: ProbeSet = SHIPPED
+    sizing: Sizing | None = None  # how the run was sized so every critical check is judged
 
 
 def _probes(scenario: Scenario, suite: Suite | None, options: RunOptions | None) -> ProbeSet:
@@ -78,8 +81,18 @@ def _plan(
     may_skip: bool,
     probes: ProbeSet = SHIPPED,
     profile: str | None = None,
+    thresholds_path: Path | None = None,
 ) -> Planned:
-    plan = scenario.resolve(speedup).to_json()
+    sizing = None
+    scenario_run = scenario
+    if scenario.sizing is not None:  # after the scenario's own thresholds were found valid
+        if scenario.thresholds:
+            from reports import validate_thresholds
+
+            validate_thresholds([dict(t) for t in scenario.thresholds], str(scenario.path))
+        scenario_run, sizing = size(scenario, speedup, load_threshold_set(thresholds_path, scenario))
+        speedup = scenario_run.speedup if sizing is not None else speedup
+    plan = scenario_run.resolve(speedup).to_json()
     # --profile, else the scenario's `profile`, else API.md's; loaded now, so a broken one stops here.
     plan["profile"] = plan_field(resolve_spec(profile or scenario.profile))
     skipped = None
@@ -96,11 +109,15 @@ def _plan(
         from reports import validate_thresholds
 
         validate_thresholds(thresholds, str(scenario.path))
-    return Planned(scenario, plan, scenario.path.read_text(), skipped, probes)
+    return Planned(scenario, plan, scenario.path.read_text(), skipped, probes, sizing)
 
 
 def plan_all(
-    name: str, speedup: float | None, context: str | RunSetup, options: RunOptions | None = None
+    name: str,
+    speedup: float | None,
+    context: str | RunSetup,
+    options: RunOptions | None = None,
+    thresholds: Path | None = None,
 ) -> tuple[str, bool, list[Planned]]:
     """Resolve `name` (a suite or a scenario) into validated plans, before anything starts.
 
@@ -115,18 +132,25 @@ def plan_all(
             member_speedup = speedup if speedup is not None else member.speedup
             probes = _probes(member.scenario, suite, options)
             planned.append(
-                _plan(member.scenario, member_speedup, context, may_skip=True, probes=probes, profile=flag)
+                _plan(
+                    member.scenario,
+                    member_speedup,
+                    context,
+                    may_skip=True,
+                    probes=probes,
+                    thresholds_path=thresholds,
+                    profile=flag,
+                )
             )
         return suite.name, True, planned
     if not is_scenario(name):
         load_target(name)  # raises "unknown scenario or suite", with a did-you-mean over both
     scenario = load_scenario(name)
     probes = _probes(scenario, None, options)
-    return (
-        scenario.name,
-        False,
-        [_plan(scenario, speedup, context, may_skip=False, probes=probes, profile=flag)],
+    planned_one = _plan(
+        scenario, speedup, context, may_skip=False, probes=probes, thresholds_path=thresholds, profile=flag
     )
+    return scenario.name, False, [planned_one]
 
 
 def _report(run_dir: Path, out: TextIO, *, thresholds: Path | None, fail_on_insufficient: bool) -> int:
@@ -162,7 +186,7 @@ def run_named(
     external = "external" if options.database_url else backend_kind
     context_kind = "target" if options.target else external
     setup, hooks = run_setup(context_kind, options.db_container, options.db_hooks)
-    title, is_suite, planned = plan_all(name, options.speedup, setup, options)
+    title, is_suite, planned = plan_all(name, options.speedup, setup, options, thresholds)
     if options.toxiproxy_url:
         _check_toxiproxy(options, out)
     if options.target:
@@ -281,6 +305,9 @@ def _run_planned(
                 f"loadgate: [{i}/{len(planned)}] {item.scenario.name}: {item.plan['duration_s']:.0f}s "
                 f"at speed-up x{item.plan['speedup']:g}\n"
             )
+            if item.sizing is not None:
+                out.write(item.sizing.text())
+                (run_dir / "sizing.json").write_text(json.dumps(item.sizing.to_json(), indent=2) + "\n")
             scenario_options = dataclasses.replace(options, probe_set=item.probes)
             outcomes.append(
                 run_plan(

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InvalidInput
 from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, Plan, PlanPhase, RaceSpec
+
+if TYPE_CHECKING:
+    from harness.sizing import SizingSpec
 
 # The plan's shapes and value sets are the run folder contract's (loadgate_contract.plan).
 
@@ -64,6 +67,7 @@ class Scenario:
     probes: Path | None = None  # a folder of the team's own invariant probes (docs/probes.md)
     probes_off: tuple[str, ...] = ()  # probes switched off for this scenario
     profile: str | None = None  # target profile: a dotted module or a .py file (docs/profiles.md)
+    sizing: SizingSpec | None = None  # [sizing]: plan the run so every critical check is judged
 
     @property
     def path(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.scenario_model import CapacitySpec, PhaseSpec, Scenario
+from harness.sizing import parse_sizing
 from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, RaceKind, RaceSpec
 
 TOP_KEYS = {
@@ -35,6 +36,7 @@ TOP_KEYS = {
     "probes",
     "probes_off",
     "profile",
+    "sizing",
 }
 PHASE_KEYS = {"name", "duration_s", "scale", "rates"}
 RACE_KEYS = {"kind", "participants", "trials", "interval_s", "params"}
@@ -292,6 +294,8 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
     faults = _faults(c, doc)
     probes, probes_off = probe_keys(c, doc)
     profile = c.string(doc, "profile", "profile") if "profile" in doc else None
+    sizing_table = c.table(doc, "sizing", "sizing")
+    sizing = parse_sizing(sizing_table, c.error) if sizing_table is not None else None
     kind = Kind(kind_s) if kind_s is not None else None
 
     if "duration_s" in doc:
@@ -315,6 +319,8 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
             c.error("rates", "at least one flow needs a rate > 0")
     if kind is Kind.CAPACITY and cap_table is None:
         c.error("capacity", "required when kind = 'capacity'")
+    if kind is not None and kind is not Kind.LOAD and "sizing" in doc:
+        c.error("sizing", f"only allowed when kind = 'load', not {str(kind)!r}")
     if kind is Kind.LOAD:
         if "capacity" in doc:
             c.error("capacity", "only allowed when kind = 'capacity'")
@@ -344,4 +350,5 @@ def parse_scenario(doc: Mapping[str, Any], c: Checker, default_name: str) -> Sce
         probes=Path(probes) if probes else None,
         probes_off=probes_off,
         profile=profile or None,
+        sizing=sizing,
     )

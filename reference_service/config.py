@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
-# Deliberate bugs, for proving the chaos checks can fail; never in a real run (docs/contracts.md).
-DEFECTS = ("ack_before_commit", "no_reconnect")
+# Deliberate bugs, for proving the gate's checks can fail; never in a real run (docs/contracts.md).
+DEFECTS = ("ack_before_commit", "no_reconnect", "slow_pickup")
 
 
 class ConfigError(ValueError):

@@ -1,11 +1,12 @@
-"""Deliberate bugs (`DEFECTS`), for proving the chaos checks can fail; never in a real run.
+"""Deliberate bugs (`DEFECTS`), for proving the gate's checks can fail; never in a real run.
 
-`ack_before_commit` lives here; `no_reconnect` is in `db.Database._give_up`.
+`ack_before_commit` and `slow_pickup` live here; `no_reconnect` is in `db.Database._give_up`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,17 @@ from reference_service.responses import json_response
 
 # How long an acknowledged order stays uncommitted: a database restart inside it loses the order.
 ACK_BEFORE_COMMIT_DELAY_S = 0.5
+# slow_pickup: every SLOW_EVERY-th pickup takes SLOW_EXTRA_S longer, so the endpoint's true P95 is
+# over the 500 ms limit; a low-volume endpoint (80/hour at peak), which only a sized run judges.
+SLOW_EXTRA_S = 0.8
+SLOW_EVERY = 5
+_pickups = itertools.count(1)
+
+
+async def slow_pickup() -> None:
+    """One pickup in five (the 5th, 10th, ...) waits SLOW_EXTRA_S before it runs; no connection is held."""
+    if next(_pickups) % SLOW_EVERY == 0:
+        await asyncio.sleep(SLOW_EXTRA_S)
 
 
 async def ack_before_commit(

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from reference_service import defects
 from reference_service.errors import forbidden
 from reference_service.models import CreateAssignmentBody
 from reference_service.repositories import assignments as repo
@@ -57,6 +58,8 @@ async def accept(assignment_id: UUID, principal: Agent, db: DB) -> Response:
 
 @router.post("/api/shipping/assignments/{assignment_id}/pickup")
 async def pickup(assignment_id: UUID, principal: Agent, db: DB) -> Response:
+    if db.settings.has_defect("slow_pickup"):
+        await defects.slow_pickup()
     async with db.session() as s:
         row = await service.advance(
             s, principal, str(assignment_id), target="PICKED_UP", order_target="SHIPPING"

@@ -73,6 +73,11 @@ def _lock_wait(r: SyntheticRun) -> None:
         r.add_pg_lock_wait(80.0, r.window("steady")[0] + 10 + i, pid=5000 + i)
 
 
+def _race_queue_near_timeout(r: SyntheticRun) -> None:
+    """One race participant waited 3 s for the row: the queue is past half the statement timeout."""
+    r.add_pg_lock_wait(3000.0, r.window("steady")[0] + 10, pid=5000)
+
+
 def _pool_util(r: SyntheticRun) -> None:
     r.add_pool(active=17)  # half the samples at 85 %: P95 breaks, max < 90 holds
 
@@ -132,7 +137,7 @@ CASES: dict[str, Breaker] = {
     "lock_timeout_rate": _lock_timeout,
     "update_conflict_rate": _update_conflicts,
     "lock_wait_p99": _lock_wait,
-    "lock_wait_p99_race": _lock_wait,
+    "lock_wait_race_queue": _race_queue_near_timeout,
     "pool_utilization": _pool_util,
     "pool_utilization_max": _pool_max,
     "pool_exhaustion": _pool_exhaustion,
