@@ -45,7 +45,15 @@ def service_stack(
                 safeguards_off=key[0],
                 env={"RACE_WINDOW_MS": str(race_window_ms)},
             )
-            fixtures = seed(url, buyers=40, sellers=5, agents=12, admins=1, balance_cents=SEED_BALANCE_CENTS)
+            fixtures = seed(
+                url,
+                buyers=40,
+                sellers=5,
+                agents=12,
+                admins=1,
+                balance_cents=SEED_BALANCE_CENTS,
+                token_secret=service.token_secret,
+            )
             service.start(timeout_s=30)
             stacks[key] = Stack(url, service, fixtures, folder / "service.jsonl")
         return stacks[key]
