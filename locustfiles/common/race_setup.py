@@ -114,6 +114,9 @@ class Setup:
         order = self.flows.create_order(call)
         if order is None:
             raise SetupFailed("race setup: create order failed")
+        # Only a paid order ships (docs/business-rules.md): paid, SHIPPING is a real contender.
+        if self.flows.initiate(call, order) is None or self.flows.capture(call, order) is None:
+            raise SetupFailed("race setup: paying the order failed")
         seller = order.seller
         for status in STATUS_PATH.get(str(self.race.params.get("from_status", "CONFIRMED")), []):
             _need(

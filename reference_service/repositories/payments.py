@@ -85,3 +85,53 @@ async def record_capture(
         },
         op="payments.record_capture",
     )
+
+
+async def of_order_locked(s: Session, order_id: str, *, share: bool) -> DictRow | None:
+    """The order's payment, row-locked (FOR SHARE to read its lifecycle, FOR UPDATE to change it).
+
+    A capture holds this row FOR UPDATE while it writes, so a ship or a cancel waits for it and then
+    sees its outcome: never a cancel that misses a capture committing at the same moment.
+    """
+    lock = "FOR SHARE" if share else "FOR UPDATE"
+    return await s.one(
+        "SELECT id, lifecycle, amount_cents FROM payments WHERE order_id = %s " + lock,
+        (order_id,),
+        op="payments.of_order_locked",
+    )
+
+
+async def record_refund(s: Session, payment_id: str) -> int:
+    """Reverse the capture's three entries exactly, once: keys `payment_{id}_refund_{kind}`.
+
+    The unique key refuses a second refund of one payment (zero double refunds, seed 003); the
+    entries mirror the capture's so the buyer, seller and platform each net to zero.
+    """
+    return await s.execute(
+        """WITH r AS (
+             INSERT INTO ledger_entries (wallet_id, payment_id, amount_cents, entry_type, idempotency_key)
+             SELECT wallet_id, payment_id, -amount_cents,
+                    CASE entry_type WHEN 'BUYER_DEBIT' THEN 'BUYER_REFUND_CREDIT'
+                                    WHEN 'SELLER_CREDIT' THEN 'SELLER_REFUND_DEBIT'
+                                    ELSE 'PLATFORM_FEE_REFUND_DEBIT' END,
+                    %(prefix)s::text || CASE entry_type WHEN 'BUYER_DEBIT' THEN 'buyer'
+                                                       WHEN 'SELLER_CREDIT' THEN 'seller'
+                                                       ELSE 'platform_fee' END
+             FROM ledger_entries
+             WHERE payment_id = %(pid)s
+               AND entry_type IN ('BUYER_DEBIT', 'SELLER_CREDIT', 'PLATFORM_FEE_CREDIT')
+             RETURNING 1)
+           UPDATE payments SET lifecycle = 'REFUNDED', refunded_at = now()
+           WHERE id = %(pid)s AND (SELECT count(*) FROM r) = 3""",
+        {"pid": payment_id, "prefix": f"payment_{payment_id}_refund_"},
+        op="payments.record_refund",
+    )
+
+
+async def void(s: Session, payment_id: str) -> None:
+    """An uncaptured payment of a cancelled order can never be captured."""
+    await s.execute(
+        "UPDATE payments SET lifecycle = 'CANCELLED' WHERE id = %s AND lifecycle = 'INITIATED'",
+        (payment_id,),
+        op="payments.void",
+    )
