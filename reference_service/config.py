@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
 # Deliberate bugs, for proving the chaos checks can fail; never in a real run (docs/contracts.md).
-DEFECTS = ("ack_before_commit", "no_reconnect")
+# `capture_unkeyed` and `cancel_keeps_money` are the money rules of docs/business-rules.md broken on
+# purpose (they have no BEFORE version in the seeds to switch back to), for proving their races and
+# probes can fail.
+DEFECTS = ("ack_before_commit", "no_reconnect", "capture_unkeyed", "cancel_keeps_money")
 # One hour: long enough for the longest scenario's setup, and Locust users log in again on a 401
 # anyway; a leaked token is worth an hour, not the 30 days it used to be.
 DEFAULT_TOKEN_TTL_S = 3600.0

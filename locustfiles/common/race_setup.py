@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from locustfiles.common import race_setup_orders
 from locustfiles.common.actors import Actor, Cast
 from locustfiles.common.client import Call, Result, request
 from locustfiles.common.flows import SHIPPING_ZIP, Flows
@@ -64,6 +65,8 @@ class Setup:
             return self._wallet(trial)
         if kind == "idempotent_create":
             return self._idempotent(trial)
+        if kind in race_setup_orders.KINDS:
+            return race_setup_orders.make(self, kind)
         raise ValueError(f"unknown race kind {kind!r}")
 
     def _call(self) -> Call:
@@ -203,6 +206,8 @@ def agent_for(cast: Cast, i: int) -> Actor:
 
 def fire(session: FastHttpSession, cast: Cast, kind: str, data: dict[str, Any], i: int) -> tuple[str, Result]:
     """Participant i's one request at the resource; returns (actor label, result)."""
+    if kind in race_setup_orders.KINDS:
+        return race_setup_orders.fire(session, cast, kind, data, i)
     call = Call("race")
     if kind == "assignment_accept":
         agent = agent_for(cast, i)

@@ -20,7 +20,7 @@ async def initiate(s: Session, order_id: str, method: str, amount_cents: int) ->
     )
 
 
-async def for_capture(s: Session, payment_id: str) -> DictRow | None:
+async def for_capture(s: Session, payment_id: str, *, lock: bool = True) -> DictRow | None:
     """The payment with what a capture needs: payer, payee and their wallets; row-locked."""
     return await s.one(
         """SELECT p.id, p.order_id, p.amount_cents, p.lifecycle, o.buyer_id, o.status AS order_status,
@@ -29,8 +29,8 @@ async def for_capture(s: Session, payment_id: str) -> DictRow | None:
            JOIN orders o ON o.id = p.order_id
            LEFT JOIN wallets bw ON bw.owner_id = o.buyer_id
            LEFT JOIN wallets sw ON sw.owner_id = o.seller_id
-           WHERE p.id = %s
-           FOR UPDATE OF p""",
+           WHERE p.id = %s"""
+        + (" FOR UPDATE OF p" if lock else ""),
         (payment_id,),
         op="payments.for_capture",
     )
@@ -53,6 +53,7 @@ async def record_capture(
     platform_wallet_id: str,
     amount_cents: int,
     fee_cents: int,
+    key_suffix: str = "",
 ) -> DictRow | None:
     """The three balanced entries and the lifecycle change, in one statement.
 
@@ -79,7 +80,7 @@ async def record_capture(
             "seller": seller_wallet_id,
             "platform": platform_wallet_id,
             "pid": payment_id,
-            "prefix": f"payment_{payment_id}",
+            "prefix": f"payment_{payment_id}{key_suffix}",
             "amount": amount_cents,
             "fee": fee_cents,
         },

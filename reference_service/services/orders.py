@@ -95,7 +95,14 @@ def _invalid(current: str, target: str) -> ApiError:
 
 
 async def change_status(
-    s: Session, principal: Principal, order_id: str, target: str, *, guarded: bool, log: JsonLogger
+    s: Session,
+    principal: Principal,
+    order_id: str,
+    target: str,
+    *,
+    guarded: bool,
+    log: JsonLogger,
+    keep_money: bool = False,
 ) -> DictRow:
     """Seed 001's optimistic update (3 attempts, 50/100/200 ms), or seed 000's BEFORE code."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -117,11 +124,11 @@ async def change_status(
                 updated = await repo.set_status_blind(s, order_id, current, target)
                 if updated is None:
                     raise not_found("Order")
-                await settle(s, order_id, target, log)
+                await settle(s, order_id, target, log, keep_money=keep_money)
                 return updated
             updated = await repo.set_status_if(s, order_id, current, target)
             if updated is not None:
-                await settle(s, order_id, target, log)
+                await settle(s, order_id, target, log, keep_money=keep_money)
                 return updated
         if attempt < MAX_ATTEMPTS:
             log.warn("order_status_update_retry", orderId=order_id, attempt=attempt, target=target)

@@ -30,14 +30,18 @@ def not_paid(order_id: str, target: str, lifecycle: str | None) -> ApiError:
     )
 
 
-async def settle(s: Session, order_id: str, target: str, log: JsonLogger | None = None) -> None:
+async def settle(
+    s: Session, order_id: str, target: str, log: JsonLogger | None = None, *, keep_money: bool = False
+) -> None:
+    """`keep_money` is the defect `cancel_keeps_money`: the code before issue 11, a cancel that
+    neither refunds nor voids the payment."""
     if target in NEEDS_PAYMENT:
         payment = await payments_repo.of_order_locked(s, order_id, share=True)
         lifecycle = None if payment is None else str(payment["lifecycle"])
         if lifecycle != "CAPTURED":
             raise not_paid(order_id, target, lifecycle)
         return
-    if target != OrderStatus.CANCELLED:
+    if target != OrderStatus.CANCELLED or keep_money:
         return
     payment = await payments_repo.of_order_locked(s, order_id, share=False)
     if payment is not None and payment["lifecycle"] == "CAPTURED":
