@@ -54,7 +54,7 @@ SQL = {
     "orders": "SELECT id::text AS id FROM orders WHERE id = ANY(%(ids)s::uuid[])",
     "payments": "SELECT id::text AS id FROM payments WHERE id = ANY(%(ids)s::uuid[])",
     "captures": """SELECT p.id::text AS id FROM payments p
-                   WHERE p.id = ANY(%(ids)s::uuid[]) AND p.lifecycle = 'CAPTURED'
+                   WHERE p.id = ANY(%(ids)s::uuid[]) AND p.lifecycle IN ('CAPTURED', 'REFUNDED')
                      AND EXISTS (SELECT 1 FROM ledger_entries e
                                  WHERE e.payment_id = p.id AND e.entry_type = 'BUYER_DEBIT')""",
     "top_ups": """SELECT substring(idempotency_key FROM '^topup_(.*)_credit$') AS id FROM ledger_entries

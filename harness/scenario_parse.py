@@ -48,6 +48,10 @@ RACE_PARAMS: dict[RaceKind, set[str]] = {
     RaceKind.STATUS_CHANGE: {"from_status", "targets"},
     RaceKind.WALLET_CAPTURE: {"affordable", "price_cents"},
     RaceKind.IDEMPOTENT_CREATE: set(),
+    RaceKind.CONFIRM_CANCEL: set(),
+    RaceKind.PAYMENT_CAPTURE: set(),
+    RaceKind.CANCEL_CAPTURE: set(),
+    RaceKind.ASSIGNMENT_OPEN: set(),
 }
 ORDER_STATUSES = ("PENDING", "CONFIRMED", "SHIPPING", "DELIVERED", "CANCELLED")
 

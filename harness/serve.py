@@ -53,7 +53,6 @@ def serve(
         database_url = fresh_database(backend, "loadgate")
         fixtures = (data_dir / "fixtures.json").resolve()
         base_url = f"http://127.0.0.1:{port}"
-        migrate_and_seed(database_url, fixtures, base_url=base_url)
         service_url = database_url
         if toxiproxy_url or proxy_api_port is not None:
             proxy = open_db_proxy(
@@ -68,6 +67,8 @@ def serve(
             port=port,
             env={"RACE_WINDOW_MS": str(race_window_ms)},
         )
+        # the fixtures' tokens are signed with this service's own (random unless given) secret
+        migrate_and_seed(database_url, fixtures, base_url=base_url, token_secret=service.token_secret)
         service.start()
         plan = _write_plan(data_dir)
         print(

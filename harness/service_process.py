@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -49,6 +50,12 @@ class ServiceProcess:
         self.safeguards_off = tuple(safeguards_off)
         self.port = port or free_port(HOST)
         self.extra_env = dict(env or {})
+        # The service's token key: given (env / TOKEN_SECRET) or fresh per ServiceProcess, never a
+        # constant, so tokens minted for one run are worthless to any other. The seeder mints the
+        # fixtures' tokens with this same value (stack.migrate_and_seed(token_secret=...)).
+        self.token_secret = (
+            self.extra_env.get("TOKEN_SECRET") or os.environ.get("TOKEN_SECRET") or secrets.token_urlsafe(32)
+        )
         self._proc: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
         self._output_path: Path | None = None
@@ -74,6 +81,7 @@ class ServiceProcess:
                 "SERVICE_PORT": str(self.port),
                 "LOG_FILE": str(self.log_file),
                 "SAFEGUARDS_OFF": ",".join(self.safeguards_off),
+                "TOKEN_SECRET": self.token_secret,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -42,9 +42,17 @@ def _module(args: Sequence[str], *, env: dict[str, str], what: str, timeout_s: f
         )
 
 
-def migrate_and_seed(database_url: str, fixtures_path: Path, *, base_url: str | None = None) -> None:
-    """Apply the reference service's migrations and seed users, wallets and agents."""
+def migrate_and_seed(
+    database_url: str, fixtures_path: Path, *, base_url: str | None = None, token_secret: str | None = None
+) -> None:
+    """Apply the reference service's migrations and seed users, wallets and agents.
+
+    With `token_secret` (the service's, `ServiceProcess.token_secret`) the fixtures carry each
+    user's access token; without it they carry none and the users log in over HTTP.
+    """
     env = {"DATABASE_URL": database_url}
+    if token_secret:
+        env["TOKEN_SECRET"] = token_secret
     _module(["reference_service.migrate"], env=env, what="schema migration")
     args = ["reference_service.seed", "--database-url", database_url, "--out", str(fixtures_path)]
     for name, count in SEED_COUNTS.items():
@@ -104,7 +112,6 @@ def start_service_stack(
     """
     database_url = fresh_database(backend)
     fixtures = run_dir / "fixtures.json"
-    migrate_and_seed(database_url, fixtures)
     proxy = None
     service_url = database_url
     if with_proxy:
@@ -118,6 +125,7 @@ def start_service_stack(
         env=service_env,
     )
     try:
+        migrate_and_seed(database_url, fixtures, token_secret=service.token_secret)
         service.start()
     except BaseException:
         if proxy is not None:

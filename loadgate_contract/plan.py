@@ -47,6 +47,11 @@ class RaceKind(StrEnum):
     STATUS_CHANGE = "status_change"
     WALLET_CAPTURE = "wallet_capture"
     IDEMPOTENT_CREATE = "idempotent_create"
+    # docs/business-rules.md (locustfiles/common/race_setup_orders.py)
+    CONFIRM_CANCEL = "confirm_cancel"
+    PAYMENT_CAPTURE = "payment_capture"
+    CANCEL_CAPTURE = "cancel_capture"
+    ASSIGNMENT_OPEN = "assignment_open"
 
 
 # -- the JSON shapes --

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference_service import errors
+from reference_service import errors, openapi
+from reference_service.body_limit import BodyLimit
 from reference_service.config import Settings
 from reference_service.db import Database
 from reference_service.logs import JsonLogger
@@ -76,7 +77,11 @@ def create_app(
             log.close()
 
     app = FastAPI(
-        title="loadgate reference service", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="loadgate reference service",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.settings = settings
     app.state.db = db
@@ -84,7 +89,9 @@ def create_app(
     errors.install(app, log)
     for module in (health, auth, orders, payments, wallets, shipping, admin):
         app.include_router(module.router)
-    app.add_middleware(RequestLog, log=log)
+    openapi.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog, log=log)  # outermost: a 413 is logged like any answer
     return app
 
 

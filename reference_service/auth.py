@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from reference_service.config import DEFAULT_TOKEN_TTL_S
 from reference_service.errors import ApiError
 
-TOKEN_TTL_S = 30 * 24 * 3600
 PBKDF2_ITERATIONS = 5_000
 
 
@@ -49,7 +49,7 @@ def _unb64(text: str) -> bytes:
 
 
 def issue_token(
-    secret: str, principal: Principal, *, now: float | None = None, ttl_s: float = TOKEN_TTL_S
+    secret: str, principal: Principal, *, now: float | None = None, ttl_s: float = DEFAULT_TOKEN_TTL_S
 ) -> str:
     issued = now if now is not None else time.time()
     claims: dict[str, Any] = {"sub": principal.user_id, "role": principal.role.value, "iat": int(issued)}

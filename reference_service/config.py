@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SAFEGUARDS = ("assignment_lock", "order_status_lock", "wallet_isolation", "idempotency")
 # Deliberate bugs, for proving the gate's checks can fail; never in a real run (docs/contracts.md).
-DEFECTS = ("ack_before_commit", "no_reconnect", "slow_pickup")
+# `capture_unkeyed` and `cancel_keeps_money` are the money rules of docs/business-rules.md broken on
+# purpose (they have no BEFORE version in the seeds to switch back to), for proving their races and
+# probes can fail.
+DEFECTS = ("ack_before_commit", "no_reconnect", "slow_pickup", "capture_unkeyed", "cancel_keeps_money")
+# One hour: long enough for the longest scenario's setup, and Locust users log in again on a 401
+# anyway; a leaked token is worth an hour, not the 30 days it used to be.
+DEFAULT_TOKEN_TTL_S = 3600.0
+# Bodies are small JSON documents (an order has at most 100 items); 64 KiB is far above any valid one.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+MAX_TOKEN_TTL_S = 24 * 3600.0
+
+
+def random_secret() -> str:
+    """A fresh token secret: a service started without TOKEN_SECRET trusts no token minted elsewhere."""
+    return secrets.token_urlsafe(32)
 
 
 class ConfigError(ValueError):
@@ -27,8 +42,9 @@ class Settings:
     statement_timeout_ms: int = 5000
     slow_query_ms: float = 100.0
     safeguards_off: frozenset[str] = frozenset()
-    token_secret: str = "loadgate-dev-secret"
-    token_ttl_s: float = 30 * 24 * 3600  # TOKEN_TTL_S: tests shorten it to see tokens expire mid-run
+    token_secret: str = field(default_factory=random_secret, repr=False)
+    token_ttl_s: float = DEFAULT_TOKEN_TTL_S  # TOKEN_TTL_S: tests shorten it to see tokens expire mid-run
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     platform_fee_bps: int = 1000
     race_window_ms: float = 0.0
     defects: frozenset[str] = frozenset()
@@ -90,6 +106,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     pool_max = int(_number(env, "POOL_MAX_SIZE", 20, int))
     if pool_max < 1 or pool_min > pool_max:
         raise ConfigError(f"POOL_MIN_SIZE={pool_min} / POOL_MAX_SIZE={pool_max} are not a valid pool size")
+    ttl = _number(env, "TOKEN_TTL_S", DEFAULT_TOKEN_TTL_S, float)
+    if not 0 < ttl <= MAX_TOKEN_TTL_S:
+        raise ConfigError(f"TOKEN_TTL_S={ttl:g} must be above 0 and at most {MAX_TOKEN_TTL_S:g} (one day)")
     return Settings(
         database_url=url,
         host=env.get("SERVICE_HOST", "127.0.0.1") or "127.0.0.1",
@@ -101,8 +120,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         statement_timeout_ms=int(_number(env, "STATEMENT_TIMEOUT_MS", 5000, int)),
         slow_query_ms=_number(env, "SLOW_QUERY_MS", 100.0, float),
         safeguards_off=parse_safeguards(env.get("SAFEGUARDS_OFF", "")),
-        token_secret=env.get("TOKEN_SECRET") or "loadgate-dev-secret",
-        token_ttl_s=_number(env, "TOKEN_TTL_S", 30 * 24 * 3600, float),
+        token_secret=env.get("TOKEN_SECRET") or random_secret(),
+        token_ttl_s=ttl,
+        max_body_bytes=int(_number(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int)),
         platform_fee_bps=int(_number(env, "PLATFORM_FEE_BPS", 1000, int)),
         race_window_ms=_number(env, "RACE_WINDOW_MS", 0.0, float),
         defects=parse_defects(env.get("DEFECTS", "")),

@@ -87,6 +87,10 @@ def from_database_error(exc: psycopg.Error) -> ApiError:
         )
     if isinstance(exc, pgerr.CheckViolation | pgerr.NotNullViolation | pgerr.NumericValueOutOfRange):
         return ApiError(400, "CONSTRAINT_VIOLATION", "The request breaks a data constraint")
+    if isinstance(exc, psycopg.DataError):
+        # the last line of defence: input the validators let through but PostgreSQL cannot store
+        # or read (a NUL byte, an out-of-range value) is bad input, 400, never a 500
+        return ApiError(400, "INVALID_INPUT", "The request holds a value the database cannot store")
     if isinstance(exc, psycopg.OperationalError):
         return DatabaseUnavailable()
     return ApiError(500, "DATABASE_ERROR", "Database error")

@@ -3,6 +3,8 @@
 Safeguard on: the key row is inserted IN_PROGRESS *before* the work, and the primary key decides
 which of concurrent duplicates does the work; the others get 409 IDEMPOTENCY_KEY_IN_PROGRESS or,
 once it is done, a replay of the stored response (`Idempotent-Replayed: true`).
+Keys are scoped per user (primary key `(user_id, key)`): another user's request with the same key
+is a new request.
 Safeguard off (`idempotency`): look the key up, do the work, then insert the key ON CONFLICT DO
 NOTHING: concurrent duplicates all miss the look-up and each does the work.
 """
@@ -73,20 +75,23 @@ async def run(
         async with db.session() as s:
             status, body = await handler(s)
         return json_response(body, status)
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
             400,
             "VALIDATION_ERROR",
             "Invalid Idempotency-Key",
             validation_errors=[
-                {"field": "Idempotency-Key", "message": f"must be 1-{MAX_KEY_LENGTH} characters"}
+                {
+                    "field": "Idempotency-Key",
+                    "message": f"must be 1-{MAX_KEY_LENGTH} printable characters",
+                }
             ],
         )
     fp = fingerprint(method, path, payload, principal.user_id)
     async with db.session() as s:
         if db.settings.safeguard_on("idempotency"):
             if not await repo.claim(s, key, principal.user_id, method, path, fp):
-                found = await repo.find(s, key)
+                found = await repo.find(s, key, principal.user_id)
                 if found is None:  # expired between the two statements
                     raise ApiError(409, "IDEMPOTENCY_KEY_IN_PROGRESS", "Retry", headers={"Retry-After": "1"})
                 return _decide(found, fp)
@@ -94,11 +99,11 @@ async def run(
             try:
                 status, body = await _outcome(handler, s, path)
             except BaseException:
-                await _release_quietly(db, key)
+                await _release_quietly(db, key, principal.user_id)
                 raise
-            await repo.complete(s, key, status, body)
+            await repo.complete(s, key, principal.user_id, status, body)
         else:
-            found = await repo.find(s, key)
+            found = await repo.find(s, key, principal.user_id)
             if found is not None:
                 return _decide(found, fp)
             await s.race_window()
@@ -107,9 +112,9 @@ async def run(
     return json_response(body, status)
 
 
-async def _release_quietly(db: Database, key: str) -> None:
+async def _release_quietly(db: Database, key: str, user_id: str) -> None:
     try:
         async with db.session() as s:
-            await repo.release(s, key)
+            await repo.release(s, key, user_id)
     except Exception:
         pass

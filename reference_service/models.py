@@ -1,17 +1,39 @@
-"""Request bodies. Strict integers: "5" is not a quantity; unknown fields are ignored."""
+"""Request bodies. Strict integers: "5" is not a quantity; unknown fields are ignored.
+
+Every string must be storable: PostgreSQL text holds no NUL character and UTF-8 no lone surrogate
+(JSON's "\ud800"), so both are a 400 VALIDATION_ERROR naming the field, not a 500 from the driver.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 MAX_CENTS = 10**11
 
 
+def unstorable_reason(value: str) -> str | None:
+    """Why PostgreSQL could not store `value` as text, or None when it can."""
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (no lone surrogate)"
+    return None
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if isinstance(value, str) and (reason := unstorable_reason(value)):
+            raise ValueError(reason)
+        return value
 
 
 class LoginBody(Body):

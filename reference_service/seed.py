@@ -20,7 +20,6 @@ import psycopg
 from psycopg.rows import dict_row
 
 from reference_service.auth import Principal, Role, hash_password, issue_token
-from reference_service.config import Settings
 from reference_service.migrate import migrate
 
 DEFAULT_PASSWORD = "loadgate-pass"
@@ -85,7 +84,9 @@ def seed(
 ) -> dict[str, Any]:
     """Create (or complete) the seeded population; return the fixtures document."""
     migrate(database_url)
-    secret = token_secret or os.environ.get("TOKEN_SECRET") or Settings(database_url="").token_secret
+    # No shared secret, no tokens: a service starts with a random secret unless given one, so a
+    # token minted here with any other key would be refused; Locust users then log in over HTTP.
+    secret = token_secret or os.environ.get("TOKEN_SECRET") or None
     users: list[dict[str, Any]] = []
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
         platform = _system_wallet(conn, "PLATFORM")
@@ -108,7 +109,8 @@ def seed(
                     agent_id = str(row["id"])
                     user["agentId"] = agent_id
                 user["password"] = password
-                user["token"] = issue_token(secret, Principal(user["id"], role, agent_id))
+                if secret:
+                    user["token"] = issue_token(secret, Principal(user["id"], role, agent_id))
                 users.append(user)
         buyer_wallets = [u["walletId"] for u in users if u["role"] == Role.BUYER.value]
         if balance_cents > 0 and buyer_wallets:
@@ -137,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--admins", type=int, default=1)
     p.add_argument("--balance-cents", type=int, default=DEFAULT_BALANCE_CENTS)
     p.add_argument("--base-url")
-    p.add_argument("--token-secret", default=None, help="default: TOKEN_SECRET or the service default")
+    p.add_argument(
+        "--token-secret",
+        default=None,
+        help="the service's TOKEN_SECRET (default: $TOKEN_SECRET); without one no tokens are written",
+    )
     p.add_argument("--password", default=DEFAULT_PASSWORD)
     args = p.parse_args(argv)
     if not args.database_url:

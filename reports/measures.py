@@ -107,13 +107,16 @@ def health_latency(ev: Evidence, th: Threshold, ts: ThresholdSet) -> list[Measur
 def race_winners(trial: RaceTrial) -> int:
     """Winners of a race trial, recounted from the participants when listed (raw evidence).
 
-    A win is a 2xx, except for `idempotent_create`, where twenty 201s carrying one order id are
-    one creation and nineteen replays: there a win is a distinct created order id (docs/contracts.md).
+    A win is a 2xx (for `cancel_capture` and `confirm_cancel`: a cancel's), except for
+    `idempotent_create`, where twenty 201s carrying one order id are one creation and nineteen
+    replays: there a win is a distinct created order id (docs/contracts.md).
     """
     parts = trial.get("participants")
     if not isinstance(parts, list) or not parts:
         return int(trial.get("winners") or 0)
     ok = [p for p in parts if isinstance(p, dict) and 200 <= int(p.get("status") or 0) < 300]
+    if trial.get("kind") in ("cancel_capture", "confirm_cancel"):  # a win is a cancel (docs/contracts.md)
+        ok = [p for p in ok if str(p.get("actor", "")).startswith("cancel")]
     if trial.get("kind") == "idempotent_create":
         return len({p.get("created_id") for p in ok if p.get("created_id")})
     return len(ok)

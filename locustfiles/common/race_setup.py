@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from locustfiles.common import race_setup_orders
 from locustfiles.common.actors import Actor, Cast
 from locustfiles.common.client import Call, Result, default_profile, send
 from locustfiles.common.flows import Flows, order_args
@@ -68,6 +69,8 @@ class Setup:
             return self._wallet(trial)
         if kind == "idempotent_create":
             return self._idempotent(trial)
+        if kind in race_setup_orders.KINDS:
+            return race_setup_orders.make(self, kind)
         raise ValueError(f"unknown race kind {kind!r}")
 
     def _call(self) -> Call:
@@ -98,6 +101,9 @@ class Setup:
         order = self.flows.create_order(call)
         if order is None:
             raise SetupFailed("race setup: create order failed")
+        # Only a paid order ships (docs/business-rules.md): paid, SHIPPING is a real contender.
+        if self.flows.initiate(call, order) is None or self.flows.capture(call, order) is None:
+            raise SetupFailed("race setup: paying the order failed")
         seller = order.seller
         for status in STATUS_PATH.get(str(self.race.params.get("from_status", "CONFIRMED")), []):
             _need(self.flows.change_status(call, order.id, seller, status), f"move order to {status}")
@@ -177,6 +183,8 @@ def fire(
     race expects, not errors, in Locust's stats; the oracle judges them from races.jsonl.
     """
     profile = profile or default_profile()
+    if kind in race_setup_orders.KINDS:
+        return race_setup_orders.fire(session, cast, kind, data, i, profile)
     call = Call("race")
     if kind == "assignment_accept":
         agent = agent_for(cast, i)

@@ -38,6 +38,7 @@ from locustfiles.common.client import make_session
 from locustfiles.common.plan import Race
 from locustfiles.common.profile import Profile
 from locustfiles.common.race_setup import Setup, SetupFailed, fire
+from locustfiles.common.race_setup_orders import contenders
 from locustfiles.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class _Pending:
 
 def winners(kind: str, participants: Sequence[Mapping[str, Any]]) -> int:
     """Successful participants; for idempotent_create, distinct orders created (replays are not wins)."""
-    ok = [p for p in participants if 200 <= int(str(p.get("status") or 0)) < 300]
+    ok = [p for p in contenders(kind, participants) if 200 <= int(str(p.get("status") or 0)) < 300]
     if kind == "idempotent_create":
         return len({p.get("created_id") for p in ok if p.get("created_id")})
     return len(ok)

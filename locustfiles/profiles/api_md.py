@@ -47,7 +47,10 @@ PROFILE = Profile(
         "POST", "/api/payments", body=lambda a: {"orderId": a["order_id"], "method": "WALLET"}
     ),
     capture=Step(
-        "POST", "/api/payments/{payment_id}/capture", name="POST /api/payments/{id}/capture", refusals=(400,)
+        "POST",
+        "/api/payments/{payment_id}/capture",
+        name="POST /api/payments/{id}/capture",
+        refusals=(400, 409),
     ),
     top_up=Step(
         "POST",
@@ -69,6 +72,7 @@ PROFILE = Profile(
         "POST",
         "/api/shipping/assignments",
         body=lambda a: {"orderId": a["order_id"], "candidateAgentIds": a["candidate_agent_ids"]},
+        refusals=(409,),
     ),
     list_assignments=Step("GET", "/api/shipping/assignments", query="status=OPEN"),
     accept=Step(

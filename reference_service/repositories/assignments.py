@@ -109,3 +109,28 @@ async def advance(s: Session, assignment_id: str, agent_id: str, current: str, t
 async def agent_exists(s: Session, agent_id: str) -> bool:
     row = await s.one("SELECT 1 AS x FROM delivery_agents WHERE id = %s", (agent_id,), op="agents.exists")
     return row is not None
+
+
+LIVE_STATUSES = ("OPEN", "ACCEPTED", "PICKED_UP")
+
+
+async def live_for_order(s: Session, order_id: str) -> DictRow | None:
+    """The order's live (open, accepted or picked up) assignment, if any."""
+    return await s.one(
+        "SELECT "
+        + ASSIGNMENT_COLUMNS
+        + " FROM shipping_assignments WHERE order_id = %s AND status IN ('OPEN', 'ACCEPTED', 'PICKED_UP')"
+        " LIMIT 1",
+        (order_id,),
+        op="assignments.live_for_order",
+    )
+
+
+async def cancel_live_for_order(s: Session, order_id: str) -> int:
+    """A cancelled order's open or accepted assignments are cancelled with it."""
+    return await s.execute(
+        "UPDATE shipping_assignments SET status = 'CANCELLED'"
+        " WHERE order_id = %s AND status IN ('OPEN', 'ACCEPTED')",
+        (order_id,),
+        op="assignments.cancel_live_for_order",
+    )

@@ -26,7 +26,7 @@ async def claim(s: Session, key: str, user_id: str, method: str, path: str, fing
     row = await s.one(
         """INSERT INTO idempotency_keys (key, user_id, method, path, fingerprint, status)
            VALUES (%(key)s, %(user)s, %(method)s, %(path)s, %(fp)s, 'IN_PROGRESS')
-           ON CONFLICT (key) DO UPDATE
+           ON CONFLICT (user_id, key) DO UPDATE
              SET user_id = EXCLUDED.user_id, method = EXCLUDED.method, path = EXCLUDED.path,
                  fingerprint = EXCLUDED.fingerprint, status = 'IN_PROGRESS', response_status = NULL,
                  response_body = NULL, created_at = now(), expires_at = now() + interval '24 hours'
@@ -47,20 +47,20 @@ async def claim(s: Session, key: str, user_id: str, method: str, path: str, fing
     return row is not None
 
 
-async def find(s: Session, key: str) -> DictRow | None:
+async def find(s: Session, key: str, user_id: str) -> DictRow | None:
     return await s.one(
         """SELECT fingerprint, status, response_status, response_body FROM idempotency_keys
-           WHERE key = %s AND expires_at > now()""",
-        (key,),
+           WHERE user_id = %s AND key = %s AND expires_at > now()""",
+        (user_id, key),
         op="idempotency.find",
     )
 
 
-async def complete(s: Session, key: str, status: int, body: Any) -> None:
+async def complete(s: Session, key: str, user_id: str, status: int, body: Any) -> None:
     await s.execute(
         """UPDATE idempotency_keys SET status = 'COMPLETED', response_status = %s, response_body = %s
-           WHERE key = %s""",
-        (status, Jsonb(body, dumps=_dumps), key),
+           WHERE user_id = %s AND key = %s""",
+        (status, Jsonb(body, dumps=_dumps), user_id, key),
         op="idempotency.complete",
     )
 
@@ -72,15 +72,15 @@ async def insert_completed(
     await s.execute(
         """INSERT INTO idempotency_keys
              (key, user_id, method, path, fingerprint, status, response_status, response_body)
-           VALUES (%s, %s, %s, %s, %s, 'COMPLETED', %s, %s) ON CONFLICT (key) DO NOTHING""",
+           VALUES (%s, %s, %s, %s, %s, 'COMPLETED', %s, %s) ON CONFLICT (user_id, key) DO NOTHING""",
         (key, user_id, method, path, fingerprint, status, Jsonb(body, dumps=_dumps)),
         op="idempotency.insert_completed",
     )
 
 
-async def release(s: Session, key: str) -> None:
+async def release(s: Session, key: str, user_id: str) -> None:
     await s.execute(
-        "DELETE FROM idempotency_keys WHERE key = %s AND status = 'IN_PROGRESS'",
-        (key,),
+        "DELETE FROM idempotency_keys WHERE user_id = %s AND key = %s AND status = 'IN_PROGRESS'",
+        (user_id, key),
         op="idempotency.release",
     )

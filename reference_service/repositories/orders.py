@@ -105,3 +105,10 @@ async def history(s: Session, order_id: str) -> list[DictRow]:
         (order_id,),
         op="orders.history",
     )
+
+
+async def lock(s: Session, order_id: str) -> DictRow | None:
+    """The order row FOR UPDATE: writers of one order's assignments take turns on it."""
+    return await s.one(
+        "SELECT id, status, seller_id FROM orders WHERE id = %s FOR UPDATE", (order_id,), op="orders.lock"
+    )

@@ -20,7 +20,7 @@ async def initiate(s: Session, order_id: str, method: str, amount_cents: int) ->
     )
 
 
-async def for_capture(s: Session, payment_id: str) -> DictRow | None:
+async def for_capture(s: Session, payment_id: str, *, lock: bool = True) -> DictRow | None:
     """The payment with what a capture needs: payer, payee and their wallets; row-locked."""
     return await s.one(
         """SELECT p.id, p.order_id, p.amount_cents, p.lifecycle, o.buyer_id, o.status AS order_status,
@@ -29,8 +29,8 @@ async def for_capture(s: Session, payment_id: str) -> DictRow | None:
            JOIN orders o ON o.id = p.order_id
            LEFT JOIN wallets bw ON bw.owner_id = o.buyer_id
            LEFT JOIN wallets sw ON sw.owner_id = o.seller_id
-           WHERE p.id = %s
-           FOR UPDATE OF p""",
+           WHERE p.id = %s"""
+        + (" FOR UPDATE OF p" if lock else ""),
         (payment_id,),
         op="payments.for_capture",
     )
@@ -53,6 +53,7 @@ async def record_capture(
     platform_wallet_id: str,
     amount_cents: int,
     fee_cents: int,
+    key_suffix: str = "",
 ) -> DictRow | None:
     """The three balanced entries and the lifecycle change, in one statement.
 
@@ -79,9 +80,59 @@ async def record_capture(
             "seller": seller_wallet_id,
             "platform": platform_wallet_id,
             "pid": payment_id,
-            "prefix": f"payment_{payment_id}",
+            "prefix": f"payment_{payment_id}{key_suffix}",
             "amount": amount_cents,
             "fee": fee_cents,
         },
         op="payments.record_capture",
+    )
+
+
+async def of_order_locked(s: Session, order_id: str, *, share: bool) -> DictRow | None:
+    """The order's payment, row-locked (FOR SHARE to read its lifecycle, FOR UPDATE to change it).
+
+    A capture holds this row FOR UPDATE while it writes, so a ship or a cancel waits for it and then
+    sees its outcome: never a cancel that misses a capture committing at the same moment.
+    """
+    lock = "FOR SHARE" if share else "FOR UPDATE"
+    return await s.one(
+        "SELECT id, lifecycle, amount_cents FROM payments WHERE order_id = %s " + lock,
+        (order_id,),
+        op="payments.of_order_locked",
+    )
+
+
+async def record_refund(s: Session, payment_id: str) -> int:
+    """Reverse the capture's three entries exactly, once: keys `payment_{id}_refund_{kind}`.
+
+    The unique key refuses a second refund of one payment (zero double refunds, seed 003); the
+    entries mirror the capture's so the buyer, seller and platform each net to zero.
+    """
+    return await s.execute(
+        """WITH r AS (
+             INSERT INTO ledger_entries (wallet_id, payment_id, amount_cents, entry_type, idempotency_key)
+             SELECT wallet_id, payment_id, -amount_cents,
+                    CASE entry_type WHEN 'BUYER_DEBIT' THEN 'BUYER_REFUND_CREDIT'
+                                    WHEN 'SELLER_CREDIT' THEN 'SELLER_REFUND_DEBIT'
+                                    ELSE 'PLATFORM_FEE_REFUND_DEBIT' END,
+                    %(prefix)s::text || CASE entry_type WHEN 'BUYER_DEBIT' THEN 'buyer'
+                                                       WHEN 'SELLER_CREDIT' THEN 'seller'
+                                                       ELSE 'platform_fee' END
+             FROM ledger_entries
+             WHERE payment_id = %(pid)s
+               AND entry_type IN ('BUYER_DEBIT', 'SELLER_CREDIT', 'PLATFORM_FEE_CREDIT')
+             RETURNING 1)
+           UPDATE payments SET lifecycle = 'REFUNDED', refunded_at = now()
+           WHERE id = %(pid)s AND (SELECT count(*) FROM r) = 3""",
+        {"pid": payment_id, "prefix": f"payment_{payment_id}_refund_"},
+        op="payments.record_refund",
+    )
+
+
+async def void(s: Session, payment_id: str) -> None:
+    """An uncaptured payment of a cancelled order can never be captured."""
+    await s.execute(
+        "UPDATE payments SET lifecycle = 'CANCELLED' WHERE id = %s AND lifecycle = 'INITIATED'",
+        (payment_id,),
+        op="payments.void",
     )

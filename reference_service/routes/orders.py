@@ -70,6 +70,12 @@ async def update_order(
     guarded = db.settings.safeguard_on("order_status_lock")
     async with db.session() as s:
         order = await service.change_status(
-            s, principal, str(order_id), body.status, guarded=guarded, log=db.log
+            s,
+            principal,
+            str(order_id),
+            body.status,
+            guarded=guarded,
+            log=db.log,
+            keep_money=db.settings.has_defect("cancel_keeps_money"),
         )
     return json_response(order)

@@ -28,7 +28,7 @@ async def open_assignment(
 ) -> Response:
     candidates = [str(c) for c in body.candidateAgentIds] if body.candidateAgentIds is not None else None
     async with db.session() as s:
-        row = await service.open_assignment(s, principal, str(body.orderId), candidates)
+        row = await service.open_assignment(db, s, principal, str(body.orderId), candidates)
     return json_response(row, 201)
 
 

@@ -12,23 +12,40 @@ from reference_service.db import Database, Session
 from reference_service.errors import ApiError, bad_request, conflict, forbidden, not_found
 from reference_service.repositories import assignments as repo
 from reference_service.repositories import orders as orders_repo
+from reference_service.services.settlement import settle
 from reference_service.states import can_transition
 
 ASSIGNABLE_ORDER_STATUSES = frozenset({"PENDING", "CONFIRMED"})
 
 
 async def open_assignment(
-    s: Session, principal: Principal, order_id: str, candidates: Sequence[str] | None
+    db: Database, s: Session, principal: Principal, order_id: str, candidates: Sequence[str] | None
 ) -> DictRow:
-    order = await orders_repo.get_summary(s, order_id)
-    if order is None:
-        raise not_found("Order")
-    if principal.role.value == "SELLER" and str(order["seller_id"]) != principal.user_id:
-        raise forbidden("A seller opens assignments only for its own orders")
-    if order["status"] not in ASSIGNABLE_ORDER_STATUSES:
-        raise bad_request("INVALID_ORDER_STATE", f"Cannot ship an order in status {order['status']}")
+    """An OPEN assignment, unless the order already has a live one (409 ASSIGNMENT_EXISTS).
+
+    Safeguard on (`assignment_lock`): openers of one order take turns on its row (FOR UPDATE), so
+    the look-up for a live assignment and the insert are one step. Off: the same look-up without
+    the lock, check-then-insert, which lets two concurrent openers both insert.
+    """
+    guarded = db.settings.safeguard_on("assignment_lock")
     try:
-        row = await repo.create(s, order_id, candidates)
+        async with s.transaction():
+            order = await (orders_repo.lock(s, order_id) if guarded else orders_repo.get_summary(s, order_id))
+            if order is None:
+                raise not_found("Order")
+            if principal.role.value == "SELLER" and str(order["seller_id"]) != principal.user_id:
+                raise forbidden("A seller opens assignments only for its own orders")
+            if order["status"] not in ASSIGNABLE_ORDER_STATUSES:
+                raise bad_request("INVALID_ORDER_STATE", f"Cannot ship an order in status {order['status']}")
+            live = await repo.live_for_order(s, order_id)
+            if live is not None:
+                raise conflict(
+                    "ASSIGNMENT_EXISTS",
+                    "This order already has a live assignment",
+                    {"assignmentId": str(live["id"]), "status": live["status"]},
+                )
+            await s.race_window()
+            row = await repo.create(s, order_id, candidates)
     except pgerr.ForeignKeyViolation:
         raise bad_request("UNKNOWN_AGENT", "A candidate agent does not exist") from None
     if row is None:
@@ -118,4 +135,5 @@ async def advance(
         moved = await orders_repo.set_status_if(s, str(row["orderId"]), order["status"], order_target)
         if updated is None or moved is None:
             raise conflict("ASSIGNMENT_CONFLICT", "The assignment or its order changed meanwhile; retry")
+        await settle(s, str(row["orderId"]), order_target)  # nothing is shipped or delivered unpaid
     return updated

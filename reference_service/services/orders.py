@@ -12,7 +12,10 @@ from reference_service.db import Session
 from reference_service.errors import ApiError, bad_request, forbidden, not_found
 from reference_service.logs import JsonLogger
 from reference_service.repositories import orders as repo
+from reference_service.services.settlement import settle
 from reference_service.states import OrderStatus, can_transition
+
+SHIPPED = frozenset({OrderStatus.SHIPPING, OrderStatus.DELIVERED})
 
 RETRY_BACKOFF_S = (0.05, 0.1, 0.2)
 MAX_ATTEMPTS = 3
@@ -71,6 +74,18 @@ def _check_actor(principal: Principal, order: DictRow, target: str) -> None:
     raise forbidden("You may not change this order")
 
 
+def _cannot_cancel_after_shipping(order_id: str, current: str) -> ApiError:
+    """Seed 000's BusinessRuleException: the rule it names travels in `details.ruleViolated`."""
+    return bad_request(
+        "ORDER_CANNOT_CANCEL_AFTER_SHIPPING",
+        "Order cannot be cancelled after shipment",
+        {
+            "ruleViolated": "ORDER_CANCELLATION_WINDOW_EXPIRED",
+            "context": {"orderId": order_id, "currentStatus": current},
+        },
+    )
+
+
 def _invalid(current: str, target: str) -> ApiError:
     return bad_request(
         "INVALID_STATUS_TRANSITION",
@@ -80,7 +95,14 @@ def _invalid(current: str, target: str) -> ApiError:
 
 
 async def change_status(
-    s: Session, principal: Principal, order_id: str, target: str, *, guarded: bool, log: JsonLogger
+    s: Session,
+    principal: Principal,
+    order_id: str,
+    target: str,
+    *,
+    guarded: bool,
+    log: JsonLogger,
+    keep_money: bool = False,
 ) -> DictRow:
     """Seed 001's optimistic update (3 attempts, 50/100/200 ms), or seed 000's BEFORE code."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -89,17 +111,25 @@ async def change_status(
             raise not_found("Order")
         _check_actor(principal, order, target)
         current = order["status"]
+        if target == OrderStatus.CANCELLED and current in SHIPPED:
+            raise _cannot_cancel_after_shipping(order_id, current)
         if not can_transition(current, target):
             raise _invalid(current, target)
+        if target == OrderStatus.DELIVERED and principal.role is not Role.ADMIN:
+            raise forbidden("Delivery is confirmed by the delivering agent (or an admin), not the seller")
         await s.race_window()
-        if not guarded:
-            updated = await repo.set_status_blind(s, order_id, current, target)
-            if updated is None:
-                raise not_found("Order")
-            return updated
-        updated = await repo.set_status_if(s, order_id, current, target)
-        if updated is not None:
-            return updated
+        # The status change and what money does with it (settlement.settle) commit together.
+        async with s.transaction():
+            if not guarded:
+                updated = await repo.set_status_blind(s, order_id, current, target)
+                if updated is None:
+                    raise not_found("Order")
+                await settle(s, order_id, target, log, keep_money=keep_money)
+                return updated
+            updated = await repo.set_status_if(s, order_id, current, target)
+            if updated is not None:
+                await settle(s, order_id, target, log, keep_money=keep_money)
+                return updated
         if attempt < MAX_ATTEMPTS:
             log.warn("order_status_update_retry", orderId=order_id, attempt=attempt, target=target)
             await asyncio.sleep(RETRY_BACKOFF_S[attempt - 1])

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -68,7 +69,8 @@ def _backoff(attempt: int) -> float:
 
 async def capture(db: Database, s: Session, principal: Principal, payment_id: str) -> tuple[int, Any]:
     log = db.log
-    guarded = db.settings.safeguard_on("wallet_isolation")
+    # Defect `capture_unkeyed`: no wallet turn, no payment row lock, entries keyed per request.
+    guarded = db.settings.safeguard_on("wallet_isolation") and not db.settings.has_defect("capture_unkeyed")
     started = time.perf_counter()
     log.info("payment_capture_started", paymentId=payment_id, userId=principal.user_id, method="WALLET")
     platform = await platform_wallet(db, s)
@@ -159,7 +161,8 @@ async def _capture_once(
     db: Database, s: Session, principal: Principal, payment_id: str, platform: str, guarded: bool
 ) -> dict[str, Any]:
     async with s.transaction("SERIALIZABLE" if guarded else "READ COMMITTED"):
-        p = await repo.for_capture(s, payment_id)
+        unkeyed = db.settings.has_defect("capture_unkeyed")
+        p = await repo.for_capture(s, payment_id, lock=not unkeyed)
         if p is None:
             raise not_found("Payment")
         if principal.role is not Role.ADMIN and str(p["buyer_id"]) != principal.user_id:
@@ -193,6 +196,7 @@ async def _capture_once(
             platform_wallet_id=platform,
             amount_cents=amount,
             fee_cents=fee,
+            key_suffix=f"_{uuid.uuid4().hex}" if unkeyed else "",
         )
         if row is None or row["entries"] != 3:
             db.log.error(

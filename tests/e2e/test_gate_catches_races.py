@@ -37,3 +37,21 @@ def test_acceptance_race_across_two_workers_has_one_winner_per_trial(harness: An
     assert len(workers) >= 2, f"samples from both workers gathered into one file: {workers}"
     assert code == 0, out
     assert run.survivors() == {}
+
+
+def test_cancel_capture_race_with_the_refund_broken_fails_the_gate(harness: Any) -> None:
+    """The new order races end to end (their winners rule and money probe), one case: ~20 s.
+
+    The others are shown against the service itself, cheaper (tests/integration/
+    test_reference_order_races.py); `harness run order_races` with the switches of
+    docs/business-rules.md fails all four.
+    """
+    run = harness("run", "cancel_capture_race", "--defects", "cancel_keeps_money", "--race-window-ms", "25")
+    code, out = run.finish(timeout_s=180)
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    assert code == 1, out
+    assert all(t["winners"] == 1 for t in _trials(run_dir)), "one cancel wins; the money is what breaks"
+    probes = {p["name"]: p for p in read_json(run_dir / "probes.json")["probes"]}
+    assert probes["cancelled_order_payment_nets_zero"]["violations"] >= 1
+    assert run.survivors() == {}

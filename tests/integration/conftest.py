@@ -27,14 +27,15 @@ def service_stack(
 ) -> Iterator[Callable[..., Stack]]:
     """`service_stack()` (all safeguards on) or `service_stack("wallet_isolation")`: a shared Stack.
 
-    `race_window_ms` starts the service with RACE_WINDOW_MS (a separate stack per window).
+    `race_window_ms` starts the service with RACE_WINDOW_MS (a separate stack per window), `defects`
+    with DEFECTS (deliberate bugs, reference_service/config.py).
     """
-    stacks: dict[tuple[tuple[str, ...], float], Stack] = {}
+    stacks: dict[tuple[tuple[str, ...], float, tuple[str, ...]], Stack] = {}
 
-    def get(*off: str, race_window_ms: float = 0.0) -> Stack:
-        key = (tuple(sorted(off)), race_window_ms)
+    def get(*off: str, race_window_ms: float = 0.0, defects: tuple[str, ...] = ()) -> Stack:
+        key = (tuple(sorted(off)), race_window_ms, tuple(sorted(defects)))
         if key not in stacks:
-            name = f"svc_{'_'.join(key[0]) or 'default'}_{uuid.uuid4().hex[:6]}"
+            name = f"svc_{'_'.join(key[0] + key[2]) or 'default'}_{uuid.uuid4().hex[:6]}"
             recreate_database(pg_admin_url, name)
             url = with_database(pg_admin_url, name)
             folder = Path(tmp_path_factory.mktemp(name))
@@ -43,9 +44,17 @@ def service_stack(
                 log_file=folder / "service.jsonl",
                 output_file=folder / "service.log",
                 safeguards_off=key[0],
-                env={"RACE_WINDOW_MS": str(race_window_ms)},
+                env={"RACE_WINDOW_MS": str(race_window_ms), "DEFECTS": ",".join(key[2])},
             )
-            fixtures = seed(url, buyers=40, sellers=5, agents=12, admins=1, balance_cents=SEED_BALANCE_CENTS)
+            fixtures = seed(
+                url,
+                buyers=40,
+                sellers=5,
+                agents=12,
+                admins=1,
+                balance_cents=SEED_BALANCE_CENTS,
+                token_secret=service.token_secret,
+            )
             service.start(timeout_s=30)
             stacks[key] = Stack(url, service, fixtures, folder / "service.jsonl")
         return stacks[key]

@@ -96,6 +96,16 @@ def confirmed_order(c: httpx.Client, buyer: Json, seller: Json) -> Json:
     return body
 
 
+def paid_order(c: httpx.Client, buyer: Json, seller: Json) -> Json:
+    """A confirmed order whose payment is captured: only such an order ships (docs/business-rules.md)."""
+    order = confirmed_order(c, buyer, seller)
+    r = c.post("/api/payments", headers=auth(buyer), json={"orderId": order["id"]})
+    assert r.status_code == 201, r.text
+    r = c.post(f"/api/payments/{r.json()['id']}/capture", headers=auth(buyer))
+    assert r.status_code == 200, r.text
+    return order
+
+
 def open_assignment(c: httpx.Client, admin: Json, order_id: str) -> Json:
     r = c.post("/api/shipping/assignments", headers=auth(admin), json={"orderId": order_id})
     assert r.status_code == 201, r.text

@@ -15,6 +15,7 @@ from tests.integration.service_helpers import (
     new_key,
     open_assignment,
     order_body,
+    paid_order,
     poll_until,
 )
 
@@ -243,7 +244,7 @@ def test_assignment_flow_to_delivery_and_agent_rules(stack: Stack) -> None:
     buyer, seller, admin = stack.any("BUYER", 7), stack.any("SELLER"), stack.any("ADMIN")
     agent, other = stack.any("AGENT", 5), stack.any("AGENT", 6)
     with stack.client() as c:
-        order = confirmed_order(c, buyer, seller)
+        order = paid_order(c, buyer, seller)
         assignment = open_assignment(c, admin, order["id"])
         assert assignment["status"] == "OPEN" and assignment["agentId"] is None
         listed = c.get("/api/shipping/assignments?status=OPEN", headers=auth(agent)).json()

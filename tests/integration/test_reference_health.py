@@ -45,9 +45,6 @@ def test_saturated_pool_and_stuck_database_give_bounded_503(
     make_database: Callable[[], str], tmp_path: Path
 ) -> None:
     url = make_database()
-    fixtures = seed(url, buyers=1, sellers=1, agents=1, admins=1, balance_cents=1_000_000)
-    buyer = next(u for u in fixtures["users"] if u["role"] == "BUYER")
-    seller = next(u for u in fixtures["users"] if u["role"] == "SELLER")
     env = {
         "POOL_MIN_SIZE": "1",
         "POOL_MAX_SIZE": "1",
@@ -55,6 +52,17 @@ def test_saturated_pool_and_stuck_database_give_bounded_503(
         "STATEMENT_TIMEOUT_MS": "1500",
     }
     service = ServiceProcess(url, log_file=tmp_path / "s.jsonl", output_file=tmp_path / "s.log", env=env)
+    fixtures = seed(
+        url,
+        buyers=1,
+        sellers=1,
+        agents=1,
+        admins=1,
+        balance_cents=1_000_000,
+        token_secret=service.token_secret,
+    )
+    buyer = next(u for u in fixtures["users"] if u["role"] == "BUYER")
+    seller = next(u for u in fixtures["users"] if u["role"] == "SELLER")
     with service, httpx.Client(base_url=service.base_url, timeout=10) as c:
         order = create_order(c, buyer, seller)
         payment = c.post("/api/payments", headers=auth(buyer), json={"orderId": order["id"]}).json()
@@ -90,12 +98,20 @@ def test_service_reconnects_after_a_database_restart(tmp_path: Path) -> None:
     pg = EmbeddedPostgres(tmp_path / "pgdata", fsync=False)
     pg.start()
     try:
-        fixtures = seed(pg.url, buyers=1, sellers=1, agents=1, admins=1, balance_cents=100)
-        buyer = next(u for u in fixtures["users"] if u["role"] == "BUYER")
         env = {"POOL_MIN_SIZE": "2", "POOL_MAX_SIZE": "4"}
         service = ServiceProcess(
             pg.url, log_file=tmp_path / "s.jsonl", output_file=tmp_path / "s.log", env=env
         )
+        fixtures = seed(
+            pg.url,
+            buyers=1,
+            sellers=1,
+            agents=1,
+            admins=1,
+            balance_cents=100,
+            token_secret=service.token_secret,
+        )
+        buyer = next(u for u in fixtures["users"] if u["role"] == "BUYER")
         with service, httpx.Client(base_url=service.base_url, timeout=10) as c:
             assert c.get("/health/db").status_code == 200
             pg.stop(mode="immediate")

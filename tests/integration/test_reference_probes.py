@@ -30,6 +30,11 @@ def _traffic(stack: Stack) -> None:
         cancelled = create_order(c, buyer, seller)
         r = c.patch(f"/api/orders/{cancelled['id']}", headers=auth(buyer), json={"status": "CANCELLED"})
         assert r.status_code == 200
+        refunded = confirmed_order(c, buyer, seller)  # captured, then cancelled: refunded
+        pay = c.post("/api/payments", headers=auth(buyer), json={"orderId": refunded["id"]}).json()
+        assert c.post(f"/api/payments/{pay['id']}/capture", headers=auth(buyer)).status_code == 200
+        r = c.patch(f"/api/orders/{refunded['id']}", headers=auth(buyer), json={"status": "CANCELLED"})
+        assert r.status_code == 200, r.text
         top = c.post(
             f"/api/wallets/{buyer['walletId']}/top-up", headers=auth(admin), json={"amountCents": 500}
         )
@@ -62,6 +67,8 @@ def _fresh(make_database: Callable[[], str]) -> tuple[str, dict[str, str]]:
         "buyer": users["buyer"]["id"],
         "buyer_wallet": users["buyer"]["walletId"],
         "seller": users["seller"]["id"],
+        "seller_wallet": users["seller"]["walletId"],
+        "platform": fixtures["platformWalletId"],
         "agent1": agents[0],
         "agent2": agents[1],
         "external": fixtures["externalWalletId"],
@@ -181,6 +188,76 @@ def _fork(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> 
 def _status_drift(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> None:
     oid = _order(conn, ids)
     conn.execute("UPDATE orders SET status = 'CONFIRMED' WHERE id = %s", (oid,))
+
+
+def _captured_payment(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str], oid: str) -> str:
+    """A payment of `oid` captured as the service does: three balanced entries (no fee wallet needed)."""
+    row = conn.execute(
+        "INSERT INTO payments (order_id, amount_cents, lifecycle) VALUES (%s, 100, 'CAPTURED') RETURNING id",
+        (oid,),
+    ).fetchone()
+    assert row is not None
+    pid = str(row[0])
+    for wallet, amount, kind in (
+        (ids["buyer_wallet"], -100, "BUYER_DEBIT"),
+        (ids["seller_wallet"], 90, "SELLER_CREDIT"),
+        (ids["platform"], 10, "PLATFORM_FEE_CREDIT"),
+    ):
+        conn.execute(
+            """INSERT INTO ledger_entries (wallet_id, payment_id, amount_cents, entry_type, idempotency_key)
+               VALUES (%s, %s, %s, %s, %s)""",
+            (wallet, pid, amount, kind, f"payment_{pid}_{kind}"),
+        )
+    return pid
+
+
+def _set_status(conn: psycopg.Connection[tuple[object, ...]], oid: str, path: list[str]) -> None:
+    """Walk `oid` along `path` with history rows, so only the probe under test sees a violation."""
+    current = "PENDING"
+    for status in path:
+        conn.execute(
+            "INSERT INTO order_status_history (order_id, from_status, to_status) VALUES (%s, %s, %s)",
+            (oid, current, status),
+        )
+        current = status
+    conn.execute("UPDATE orders SET status = %s WHERE id = %s", (current, oid))
+
+
+@violation("cancelled_order_payment_nets_zero")
+def _cancelled_keeps_money(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> None:
+    oid = _order(conn, ids)
+    _captured_payment(conn, ids, oid)
+    _set_status(conn, oid, ["CONFIRMED", "CANCELLED"])  # the issue's bug: cancelled, never refunded
+
+
+@violation("no_refund_twice")
+def _refunded_twice(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> None:
+    oid = _order(conn, ids)
+    pid = _captured_payment(conn, ids, oid)
+    for n in (1, 2):  # two buyer refunds under distinct keys, each balanced against the seller
+        conn.execute(
+            """INSERT INTO ledger_entries (wallet_id, payment_id, amount_cents, entry_type, idempotency_key)
+               VALUES (%s, %s, 100, 'BUYER_REFUND_CREDIT', %s), (%s, %s, -100, 'SELLER_REFUND_DEBIT', %s)""",
+            (ids["buyer_wallet"], pid, f"r{n}b", ids["seller_wallet"], pid, f"r{n}s"),
+        )
+
+
+@violation("one_accepted_assignment_per_order")
+def _two_agents_one_order(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> None:
+    oid = _order(conn, ids)
+    for agent in (ids["agent1"], ids["agent2"]):
+        conn.execute(
+            "INSERT INTO shipping_assignments (order_id, agent_id, status, accepted_at)"
+            " VALUES (%s, %s, 'ACCEPTED', now())",
+            (oid, agent),
+        )
+
+
+@violation("nothing_shipped_unpaid")
+def _delivered_unpaid(conn: psycopg.Connection[tuple[object, ...]], ids: dict[str, str]) -> None:
+    oid = _order(conn, ids)
+    conn.execute("INSERT INTO payments (order_id, amount_cents) VALUES (%s, 100)", (oid,))  # INITIATED
+    _set_status(conn, oid, ["CONFIRMED", "SHIPPING", "DELIVERED"])
 
 
 def test_every_probe_has_a_violation_case() -> None:

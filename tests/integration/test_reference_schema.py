@@ -115,7 +115,7 @@ def test_hot_queries_use_their_indexes(make_database: Callable[[], str]) -> None
 
 def test_seeding_twice_adds_nothing_broken(make_database: Callable[[], str]) -> None:
     url = make_database()
-    first = seed(url, buyers=3, sellers=1, agents=2, admins=1, balance_cents=500)
+    first = seed(url, buyers=3, sellers=1, agents=2, admins=1, balance_cents=500, token_secret="s1")
     second = seed(url, buyers=3, sellers=1, agents=2, admins=1, balance_cents=500)
     assert [u["id"] for u in first["users"]] == [u["id"] for u in second["users"]]
     assert first["platformWalletId"] == second["platformWalletId"]
@@ -130,3 +130,5 @@ def test_seeding_twice_adds_nothing_broken(make_database: Callable[[], str]) -> 
     for user in first["users"]:
         assert {"id", "role", "email", "password", "token", "walletId"} <= set(user)
         assert ("agentId" in user) == (user["role"] == "AGENT")
+    # without the service's secret the seeder mints no token a service could refuse
+    assert not any("token" in user for user in second["users"])

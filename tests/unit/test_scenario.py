@@ -171,6 +171,10 @@ def test_shipped_scenarios_validate_and_fit_the_release_budget() -> None:
         "status_race": (RaceKind.STATUS_CHANGE, 5),
         "wallet_race": (RaceKind.WALLET_CAPTURE, 100),
         "idempotency_race": (RaceKind.IDEMPOTENT_CREATE, 20),
+        "confirm_cancel_race": (RaceKind.CONFIRM_CANCEL, 4),
+        "capture_race": (RaceKind.PAYMENT_CAPTURE, 5),
+        "cancel_capture_race": (RaceKind.CANCEL_CAPTURE, 4),
+        "assignment_open_race": (RaceKind.ASSIGNMENT_OPEN, 4),
     }
     for name, (kind, participants) in races.items():
         race = scenarios[name].race
@@ -189,7 +193,7 @@ def test_load_target_wraps_a_scenario_and_overrides_speedup() -> None:
     suite = load_target("steady_50", speedup=120)
     assert [e.scenario.name for e in suite.entries] == ["steady_50"]
     assert suite.entries[0].resolve().duration_s == pytest.approx(15.0)
-    assert len(load_target("release").entries) == 7
+    assert len(load_target("release").entries) == 11
 
 
 def test_suite_speedup_override(tmp_path: Path) -> None:
