@@ -108,10 +108,10 @@ SERVER_LOCK_SETTINGS: dict[str, str] = {
 
 def server_args(environ: Mapping[str, str] | None = None) -> list[str]:
     """`-c name=value` arguments an owned server starts with: log and lock settings, then
-    `LOADGATE_PG_SETTINGS` (space-separated name=value pairs; later ones win)."""
+    `LOADGATE_PG_SETTINGS` (name=value pairs separated by spaces or commas; later ones win)."""
     env = os.environ if environ is None else environ
     extra: dict[str, str] = {}
-    for item in env.get("LOADGATE_PG_SETTINGS", "").split():
+    for item in env.get("LOADGATE_PG_SETTINGS", "").replace(",", " ").split():
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise ValueError(f"LOADGATE_PG_SETTINGS: {item!r} is not name=value")

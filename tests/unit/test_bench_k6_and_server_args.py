@@ -58,7 +58,7 @@ def test_server_args_raise_the_predicate_lock_limits_and_the_environment_overrid
     assert pairs["max_pred_locks_per_relation"] == "2048" and pairs["max_connections"] == "200"
     before = dict(
         a.split("=", 1)
-        for a in server_args({"LOADGATE_PG_SETTINGS": "max_pred_locks_per_relation=-2 work_mem=8MB"})[1::2]
+        for a in server_args({"LOADGATE_PG_SETTINGS": "max_pred_locks_per_relation=-2,work_mem=8MB"})[1::2]
     )
     assert before["max_pred_locks_per_relation"] == "-2" and before["work_mem"] == "8MB"
     with pytest.raises(ValueError, match="LOADGATE_PG_SETTINGS: 'oops' is not name=value"):
