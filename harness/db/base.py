@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
 from psycopg import sql
@@ -87,6 +88,36 @@ OPTIONAL_LOG_SETTINGS: dict[str, str] = {"log_lock_failures": "on"}
 def server_log_args() -> list[str]:
     """`-c name=value` arguments for SERVER_LOG_SETTINGS."""
     return [arg for name, value in SERVER_LOG_SETTINGS.items() for arg in ("-c", f"{name}={value}")]
+
+
+# SERIALIZABLE transactions predicate-lock (SIRead) what they read: tuples, promoted to their page
+# past max_pred_locks_per_page (2) and to the whole relation past max_pred_locks_per_relation
+# (default: half of max_pred_locks_per_transaction, 32 pages). A wallet's ledger entries interleave
+# with every other wallet's in the heap, so a capture's balance read visits about one heap page
+# per entry of the payer: past ~32 entries it locked all of `ledger_entries`, and every concurrent
+# capture, whatever its wallet, inserted into it and conflicted (BENCHMARKS.md, "Service
+# capacity"). Finer locks are the same guarantee with fewer false conflicts; the shared lock table
+# (max_pred_locks_per_transaction x max_connections entries, about 25 MB here) is sized so 20
+# captures of wallets with 2,000 entries each fit. `LOADGATE_PG_SETTINGS="name=value ..."` adds or
+# overrides settings (a bench's before/after: the PostgreSQL defaults are -2 and 64).
+SERVER_LOCK_SETTINGS: dict[str, str] = {
+    "max_pred_locks_per_transaction": "512",
+    "max_pred_locks_per_relation": "2048",
+}
+
+
+def server_args(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`-c name=value` arguments an owned server starts with: log and lock settings, then
+    `LOADGATE_PG_SETTINGS` (name=value pairs separated by spaces or commas; later ones win)."""
+    env = os.environ if environ is None else environ
+    extra: dict[str, str] = {}
+    for item in env.get("LOADGATE_PG_SETTINGS", "").replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"LOADGATE_PG_SETTINGS: {item!r} is not name=value")
+        extra[name] = value
+    settings = {"max_connections": "200", **SERVER_LOG_SETTINGS, **SERVER_LOCK_SETTINGS, **extra}
+    return [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
 
 
 def enable_optional_logging(admin_url: str) -> list[str]:

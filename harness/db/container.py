@@ -29,7 +29,7 @@ from harness.db.base import (
     DatabaseError,
     enable_optional_logging,
     free_port,
-    server_log_args,
+    server_args,
     server_version,
     wait_until_accepting,
 )
@@ -157,7 +157,7 @@ class DockerBackend:
                 image,
                 # The official image's entrypoint passes arguments that start with "-" to postgres;
                 # the local image's entrypoint is postgres itself.
-                command=["-c", "max_connections=200", *server_log_args()],
+                command=server_args(),
                 detach=True,
                 name=f"loadgate-pg-{uuid.uuid4().hex[:8]}",
                 environment={"POSTGRES_PASSWORD": "loadgate"},

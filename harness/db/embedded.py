@@ -29,7 +29,7 @@ from harness.db.base import (
     DatabaseError,
     enable_optional_logging,
     free_port,
-    server_log_args,
+    server_args,
     wait_until_accepting,
 )
 from harness.processes import child_setup, spawn
@@ -156,12 +156,10 @@ class EmbeddedPostgres:
             "-k",
             str(self.data_dir),
             "-c",
-            "max_connections=200",
-            "-c",
             f"fsync={'on' if self.fsync else 'off'}",
             "-c",
             "log_min_messages=warning",
-            *server_log_args(),
+            *server_args(),
         ]
         if not self.fsync:
             args += ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]

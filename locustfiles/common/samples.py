@@ -24,6 +24,7 @@ workers on other machines need no shared disk. Every batch is flushed to disk as
 
 from __future__ import annotations
 
+import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -36,6 +37,7 @@ from typing import Any, TextIO
 
 from loadgate_contract.files import REQUEST_COLUMNS as COLUMNS
 
+FLUSH_EVERY_S = 0.1  # rows reach requests.csv at most this late
 REPORT_KEY = "loadgate_samples"
 FLUSH_MESSAGE = "loadgate_samples"
 
@@ -116,6 +118,7 @@ class SampleWriter:
         self._file: TextIO | None = None
         self._csv: Any = None
         self._environment: Environment | None = None
+        self._flush_timer: gevent.Greenlet | None = None
         # Where rows land (master or local runner), a reader of every batch: the capacity watch.
         self.on_rows: Callable[[list[Row]], None] | None = None
 
@@ -200,16 +203,31 @@ class SampleWriter:
             self._file.flush()
 
     def write(self, rows: list[Row]) -> None:
-        """Append a batch and flush it, so a killed run keeps what it measured."""
+        """Append a batch; it reaches the file within FLUSH_EVERY_S, so a killed run keeps what it
+        measured up to that moment and `harness.progress` sees it as it lands.
+
+        A local runner calls this once per request: flushing each row was one write(2) per request
+        (bench/generator_ceiling.py's py-spy profile, BENCHMARKS.md), so flushes are coalesced by a
+        timer greenlet instead.
+        """
         if self._csv is None or self._file is None or not rows:
             return
         self._csv.writerows(rows)
-        self._file.flush()
+        if self._flush_timer is None:
+            self._flush_timer = gevent.spawn_later(FLUSH_EVERY_S, self._flush)
         self.rows_written += len(rows)
         if self.on_rows is not None:
             self.on_rows(rows)
 
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._file is not None and not self._file.closed:
+            self._file.flush()
+
     def close(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.kill(block=False)
+            self._flush_timer = None
         if self._file is not None and not self._file.closed:
             self._file.flush()
             self._file.close()

@@ -134,3 +134,19 @@ def test_race_winners() -> None:
     ]
     assert winners("assignment_accept", parts) == 2
     assert winners("idempotent_create", parts) == 1
+
+
+def test_rows_reach_the_file_within_the_flush_interval_without_a_close(tmp_path: Path) -> None:
+    import gevent
+
+    from locustfiles.common.samples import FLUSH_EVERY_S
+
+    writer = SampleWriter(tmp_path, lambda ts: "p")
+    writer._open()
+    path = tmp_path / "requests.csv"
+    header = path.read_text()
+    for i in range(3):
+        writer.write([[str(i), "", "GET /x", 200, 1.0, 2, "", "p", 0, "f", "", ""]])
+    gevent.sleep(FLUSH_EVERY_S * 3)
+    assert path.read_text().count("\n") == header.count("\n") + 3  # flushed by the timer, not by close
+    writer.close()
