@@ -59,6 +59,9 @@ DEFECT_CASES: dict[str, Case] = {
     "ack_before_commit": Case("ack_before_commit", "defect", "chaos_db_restart"),
     "no_reconnect": Case("no_reconnect", "defect", "chaos_db_restart"),
     "slow_pickup": Case("slow_pickup", "defect", "steady_50"),
+    # docs/business-rules.md's money rules broken on purpose (no BEFORE version to switch back to)
+    "capture_unkeyed": Case("capture_unkeyed", "defect", "capture_race", 25.0),
+    "cancel_keeps_money": Case("cancel_keeps_money", "defect", "cancel_capture_race", 25.0),
 }
 FAILED = re.compile(r"critical check failed: (.+)$")
 

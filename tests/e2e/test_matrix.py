@@ -1,8 +1,8 @@
-"""`harness matrix` in its bounded form: two safeguards off, each caught, and their scenarios clean pass.
+"""`harness matrix` in its bounded form: one safeguard off, caught, and its scenario clean passes.
 
 It replaces the single "acceptance race without its lock fails the gate" test with the matrix that
 runs it beside a clean run of the same scenario (a catch means nothing if the clean run fails too).
-Four runs at x4 (the races' 20 trials in 4 s each): about 80 s on the shared 2-core machine.
+Two runs at x4 (the race's 20 trials in 4 s), side by side: about 20 s (make test's 10-minute budget).
 The full matrix (every safeguard and defect, the whole release suite clean) is in README.
 """
 
@@ -26,14 +26,14 @@ def test_every_known_safeguard_and_defect_has_a_matrix_row() -> None:
     assert set(defects) == set(DEFECT_CASES)
 
 
-def test_the_bounded_matrix_catches_both_races_and_passes_them_clean(harness: Any, tmp_path: Path) -> None:
-    run = harness("matrix", "--only", "assignment_lock,idempotency", "--speedup", "4", "--jobs", "2")
+def test_the_bounded_matrix_catches_the_unlocked_accept_and_passes_it_clean(harness: Any, tmp_path: Path) -> None:
+    run = harness("matrix", "--only", "assignment_lock", "--speedup", "4", "--jobs", "2")
     code, out = run.finish(timeout_s=300)
     assert code == 0, out
-    assert "matrix: 2 of 2 safeguards/defects caught; clean run passes: exit 0" in out
+    assert "matrix: 1 of 1 safeguards/defects caught; clean run passes: exit 0" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 4, rows
-    assert sum("| PASS |" in r for r in rows) == 2 and sum("| CAUGHT |" in r for r in rows) == 2, rows
+    assert len(rows) == 2, rows
+    assert sum("| PASS |" in r for r in rows) == 1 and sum("| CAUGHT |" in r for r in rows) == 1, rows
     caught = next(r for r in rows if r.startswith("| assignment_lock off"))
     assert "`race_one_winner`" in caught and "assignment_single_acceptance" in caught, caught
 
@@ -44,5 +44,5 @@ def test_the_bounded_matrix_catches_both_races_and_passes_them_clean(harness: An
     assert record["safeguards_off"] == ["assignment_lock"] and record["race_window_ms"] == 25.0
     trials = [json.loads(line) for line in (run_dir / "races.jsonl").read_text().splitlines() if line]
     assert trials and max(t["winners"] for t in trials) >= 2
-    assert (root / "matrix.md").read_text().count("\n| ") == 5  # header + four rows
+    assert (root / "matrix.md").read_text().count("\n| ") == 3  # header + two rows
     assert run.survivors() == {}
