@@ -15,7 +15,8 @@ from tests.e2e.conftest import csv_rows, db_health_during, read_json, run_chaos
 from tests.e2e.test_chaos_evidence import PAUSE_THEN_RESTART
 from tests.e2e.test_chaos_run import RESTART
 
-pytestmark = pytest.mark.e2e
+# One Docker engine per session: `make test` runs the docker-marked tests in one process, after the rest.
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 
 def test_a_container_paused_and_restarted_mid_load_loses_nothing(

@@ -84,7 +84,9 @@ def test_target_mode_without_a_database_says_which_flag_gives_the_missing_eviden
     scenario = scenario_file(tmp_path, TINY_LOAD)
     run = harness("run", str(scenario), "--target", base_url, "--fixtures", str(fixtures))
     code, out = run.finish(timeout_s=180)
-    assert code == 2, out
+    # Never a pass without the evidence: 2 (cannot judge), or 1 where a busy machine also failed a
+    # timing check (a failed critical check outranks the missing evidence; not asserted either way).
+    assert code in (1, 2), out
     assert "no pg_activity.csv (give --database-url)" in out
     assert "no probes.json (give --database-url" in out
 

@@ -122,6 +122,7 @@ def test_serve_behind_loadgates_proxy_can_be_poisoned_with_toxiproxys_api(
     assert code == 0, out
 
 
+@pytest.mark.docker  # one Docker engine per session: run with the other Docker tests, in one process
 def test_serve_on_the_docker_backend_lets_a_user_pause_the_container_by_hand(
     serve: Callable[..., Served], docker_host: str
 ) -> None:

@@ -27,7 +27,8 @@ from harness.faults import FaultContext, FaultScheduler, injector
 from harness.service_process import ServiceProcess
 from tests.integration.test_faults import _status, _until, seeded_service
 
-pytestmark = pytest.mark.integration
+# One Docker engine per session: `make test` runs the docker-marked tests in one process, after the rest.
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 @dataclass
