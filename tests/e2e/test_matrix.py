@@ -26,7 +26,7 @@ def test_every_known_safeguard_and_defect_has_a_matrix_row() -> None:
     assert set(defects) == set(DEFECT_CASES)
 
 
-def test_the_bounded_matrix_catches_the_unlocked_accept_and_passes_it_clean(harness: Any, tmp_path: Path) -> None:
+def test_the_bounded_matrix_catches_an_unlocked_accept_clean_passes(harness: Any, tmp_path: Path) -> None:
     run = harness("matrix", "--only", "assignment_lock", "--speedup", "4", "--jobs", "2")
     code, out = run.finish(timeout_s=300)
     assert code == 0, out
