@@ -73,12 +73,13 @@ $(K6_STAMP): | $(STAMP)
 run: $(STAMP)
 	$(BIN)/harness run $(SUITE) $(ARGS)
 
-# Two pytest workers (pytest-xdist): most e2e time is a run waiting on its schedule, not CPU. The
+# Two pytest workers (pytest-xdist; worksteal, as the e2e tests take 5-25 s each): most e2e time is a
+# run waiting on its schedule, not CPU. The
 # Docker tests share one engine per session (a private dockerd when none answers), and two engines
 # on one host collide on published ports: they run after the rest, in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP) $(CHROMIUM_STAMP) $(DOCKER_STAMP) $(IPROUTE_STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not docker" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not docker" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -q -m docker $(PYTEST_ARGS)
 
 unit: $(STAMP)
