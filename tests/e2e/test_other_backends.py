@@ -87,8 +87,13 @@ def test_target_mode_without_a_database_says_which_flag_gives_the_missing_eviden
     # Never a pass without the evidence: 2 (cannot judge), or 1 where a busy machine also failed a
     # timing check (a failed critical check outranks the missing evidence; not asserted either way).
     assert code in (1, 2), out
-    assert "no pg_activity.csv (give --database-url)" in out
-    assert "no probes.json (give --database-url" in out
+    run_dir = run.run_dir()
+    assert run_dir is not None, out
+    details = " | ".join(str(c.get("detail") or "") for c in read_json(run_dir / "summary.json")["checks"])
+    assert "no pg_activity.csv (give --database-url)" in details
+    assert "no probes.json (give --database-url" in details
+    if code == 2:  # the evidence is then the reason, and the terminal says which flag gives it
+        assert "no pg_activity.csv (give --database-url)" in out
 
 
 def test_service_log_needs_target_and_an_existing_file(harness: Any, tmp_path: Path) -> None:
