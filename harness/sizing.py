@@ -37,24 +37,8 @@ from typing import Any
 from harness.errors import InvalidInput
 from harness.scenario_model import Scenario
 from loadgate_contract.plan import FaultSpec, Kind, Plan
+from locustfiles.common.flow_steps import MIX_STEPS
 from locustfiles.common.profile import DEFAULT_PROFILE, load_profile
-
-# What one arrival of each flow sends (locustfiles/common/flows.py), by profile step.
-MIX_STEPS: Mapping[str, Mapping[str, float]] = {
-    "orders_created": {"create_order": 1.0},
-    "payments_initiated": {"initiate_payment": 1.0},
-    "payments_captured": {"capture": 1.0},
-    "agent_assignments": {
-        "change_status": 1.0,
-        "open_assignment": 1.0,
-        "list_assignments": 1.0,
-        "accept": 1.0,
-    },
-    "deliveries_confirmed": {"pickup": 1.0, "deliver": 1.0},
-    # one of the three admin reads, chosen at random
-    "admin_metrics": {"leaderboard": 1 / 3, "agent_metrics": 1 / 3, "sla_summary": 1 / 3},
-}
-
 
 # Request names are API.md's profile's: the names thresholds are written in (a profile's own names
 # are matched to them through plan.json's `profile.aliases`).

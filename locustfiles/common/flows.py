@@ -22,6 +22,7 @@ from typing import Any
 
 from locustfiles.common.actors import Actor, Cast
 from locustfiles.common.client import Call, Result, default_profile, send, send_retrying
+from locustfiles.common.flow_steps import FIRST_STEP
 from locustfiles.common.profile import Profile, Step
 from locustfiles.common.state import Order, Pipeline
 
@@ -29,16 +30,6 @@ SHIPPING_ZIP = "10001"
 # Small orders (1 to 10 currency units) so seeded wallets last through long and capacity runs.
 PRICE_RANGE_CENTS = (100, 1000)
 TOP_UP_CENTS = 1_000_000
-
-# The step each flow sends first, for naming a DROPPED arrival like the request it would have sent.
-FIRST_STEP = {
-    "orders_created": "create_order",
-    "payments_initiated": "initiate_payment",
-    "payments_captured": "capture",
-    "agent_assignments": "change_status",
-    "deliveries_confirmed": "pickup",
-    "admin_metrics": "leaderboard",
-}
 
 
 def first_requests(profile: Profile) -> dict[str, str]:

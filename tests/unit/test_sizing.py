@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import math
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from harness.sizing import (
     poisson_at_least,
     size,
 )
+from locustfiles.common.flow_steps import FIRST_STEP
 
 PICKUP = "core_p95[POST /api/shipping/assignments/{id}/pickup]"
 ADMIN = "core_p95[GET /api/admin/agents/sla-summary]"
@@ -33,21 +33,9 @@ def test_poisson_tail_matches_the_closed_form() -> None:
     assert poisson_at_least(lam, 20) >= 0.95 > poisson_at_least(lam - 0.1, 20)
 
 
-def _first_steps() -> dict[str, str]:
-    """flows.FIRST_STEP, read from the source (importing locust here would monkey-patch the tests)."""
-    tree = ast.parse((Path(__file__).parents[2] / "locustfiles/common/flows.py").read_text())
-    node = next(
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "FIRST_STEP"
-    )
-    value: dict[str, str] = ast.literal_eval(node.value)
-    return value
-
-
 def test_the_mix_covers_every_flow_and_starts_with_the_flows_first_request() -> None:
     assert set(MIX) == set(MIX_STEPS) == set(FLOWS)
-    for flow, first in _first_steps().items():
+    for flow, first in FIRST_STEP.items():
         assert first in MIX_STEPS[flow], (flow, first)
 
 
