@@ -18,11 +18,19 @@ import pytest
 from tests.e2e.conftest import csv_rows, read_json
 from tests.e2e.test_foreign_target import ACCEPT, PROBES, TIMING_METRICS, _checks
 from tests.e2e.test_harness_run import TINY_LOAD
-from tests.foreign_backend.running import foreign_service
+from tests.foreign_backend.running import ForeignService, foreign_service
 
 pytestmark = pytest.mark.e2e
 
 ALT = Path(__file__).resolve().parents[1] / "profiles" / "foreign_alt.py"
+
+
+def _run_on(harness: Any, svc: ForeignService, database_url: str, scenario: Path, *extra: str) -> Any:
+    """`harness run` of a scenario or suite against the alt backend, its database and the probes."""
+    target = ("--target", svc.base_url, "--fixtures", str(svc.fixtures_file))
+    return harness(
+        "run", str(scenario), *target, "--database-url", database_url, "--probes", str(PROBES), *extra
+    )
 
 
 def test_the_alt_profile_is_judged_on_every_check_through_its_own_names(
@@ -35,20 +43,7 @@ def test_the_alt_profile_is_judged_on_every_check_through_its_own_names(
     suite.write_text('name = "alt_gate"\ndescription = "e2e"\nscenarios = ["tiny_load", "accept_small"]\n')
     database_url = make_database()
     with foreign_service(database_url, tmp_path / "backend", dialect="alt") as svc:
-        run = harness(
-            "run",
-            str(suite),
-            "--target",
-            svc.base_url,
-            "--fixtures",
-            str(svc.fixtures_file),
-            "--database-url",
-            database_url,
-            "--probes",
-            str(PROBES),
-            "--profile",
-            str(ALT),
-        )
+        run = _run_on(harness, svc, database_url, suite, "--profile", str(ALT))
         code, out = run.finish(timeout_s=300)
         assert run.survivors() == {}, run.survivors()
     root = run.run_dir()
@@ -89,18 +84,7 @@ def test_a_check_then_write_accept_fails_the_gate_under_the_scenario_s_profile(
     scenario.write_text(ACCEPT.replace('kind = "race"\n', 'kind = "race"\nprofile = "our_profile.py"\n', 1))
     database_url = make_database()
     with foreign_service(database_url, tmp_path / "backend", ("double_accept",), dialect="alt") as svc:
-        run = harness(
-            "run",
-            str(scenario),
-            "--target",
-            svc.base_url,
-            "--fixtures",
-            str(svc.fixtures_file),
-            "--database-url",
-            database_url,
-            "--probes",
-            str(PROBES),
-        )
+        run = _run_on(harness, svc, database_url, scenario)
         code, out = run.finish(timeout_s=200)
     assert code == 1, out
     run_dir = run.run_dir()

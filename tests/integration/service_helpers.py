@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 import psycopg
 from psycopg.rows import dict_row
 
+from harness.locust_runner import LocustProcesses
 from harness.service_process import ServiceProcess
 
 Json = dict[str, Any]
@@ -153,3 +155,24 @@ def new_key() -> str:
 def trials(guarded: bool, max_trials: int) -> Iterator[int]:
     """On: 3 trials that must all be clean. Off: up to `max_trials`; the caller stops at the first anomaly."""
     return iter(range(3 if guarded else max_trials))
+
+
+def run_locust_plan(
+    base_url: str, fixtures: Path, plan: Mapping[str, Any], run_dir: Path, workers: int = 0
+) -> None:
+    """Run real Locust on `plan` (written to run_dir/plan.json) until it stops by itself; fail if it
+    does not stop within the plan's duration + 40 s or any Locust process exits non-zero."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = run_dir / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    # stop_timeout_s as an int: Locust rejects "5.0" for --stop-timeout.
+    locust = LocustProcesses(base_url, run_dir, plan_path, fixtures, workers=workers, stop_timeout_s=5)
+    locust.start()
+    try:
+        deadline = time.monotonic() + float(plan["duration_s"]) + 40
+        while locust.running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not locust.running(), "Locust did not stop by itself at the end of the plan"
+    finally:
+        exits = locust.stop()
+    assert all(e["exit_code"] == 0 for e in exits), (exits, (run_dir / "locust.log").read_text()[-3000:])

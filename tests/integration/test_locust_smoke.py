@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from harness.db.base import free_port
-from harness.locust_runner import LocustProcesses
 from harness.processes import stop
 from harness.scenario import load_scenario
 from loadgate_contract.files import REQUEST_COLUMNS as COLUMNS
 from loadgate_contract.plan import PlanDoc
+from tests.integration.service_helpers import run_locust_plan
 
 pytestmark = pytest.mark.integration
 
@@ -90,22 +90,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 
 
 def _run_locust(target: Target, plan: PlanDoc, run_dir: Path, workers: int = 0) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    plan_path = run_dir / "plan.json"
-    plan_path.write_text(json.dumps(plan))
-    # stop_timeout_s as an int: Locust rejects "5.0" for --stop-timeout (reported to the launcher's owner).
-    locust = LocustProcesses(
-        target.base_url, run_dir, plan_path, target.fixtures, workers=workers, stop_timeout_s=5
-    )
-    locust.start()
-    try:
-        deadline = time.monotonic() + plan["duration_s"] + 40
-        while locust.running() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not locust.running(), "Locust did not stop by itself at the end of the plan"
-    finally:
-        exits = locust.stop()
-    assert all(e["exit_code"] == 0 for e in exits), (exits, (run_dir / "locust.log").read_text()[-3000:])
+    run_locust_plan(target.base_url, target.fixtures, plan, run_dir, workers)
 
 
 def _rows(run_dir: Path) -> list[dict[str, str]]:

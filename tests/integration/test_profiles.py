@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -21,10 +20,10 @@ import pytest
 
 from harness.cli import main as harness_main
 from harness.db.base import recreate_database, with_database
-from harness.locust_runner import LocustProcesses
 from harness.profiles import plan_field
 from harness.scenario import load_scenario
 from tests.foreign_backend.running import ForeignService, foreign_service
+from tests.integration.service_helpers import run_locust_plan
 
 pytestmark = pytest.mark.integration
 
@@ -104,19 +103,7 @@ def test_profile_check_passes_with_the_right_profile_and_names_the_step_that_fai
 
 
 def _run_locust(svc: ForeignService, plan: dict[str, Any], run_dir: Path) -> list[dict[str, str]]:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    plan_path = run_dir / "plan.json"
-    plan_path.write_text(json.dumps({**plan, "profile": plan_field(str(ALT))}))
-    locust = LocustProcesses(svc.base_url, run_dir, plan_path, svc.fixtures_file, workers=0, stop_timeout_s=5)
-    locust.start()
-    try:
-        deadline = time.monotonic() + plan["duration_s"] + 40
-        while locust.running() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not locust.running(), "Locust did not stop by itself at the end of the plan"
-    finally:
-        exits = locust.stop()
-    assert all(e["exit_code"] == 0 for e in exits), (exits, (run_dir / "locust.log").read_text()[-3000:])
+    run_locust_plan(svc.base_url, svc.fixtures_file, {**plan, "profile": plan_field(str(ALT))}, run_dir)
     with (run_dir / "requests.csv").open() as f:
         return list(csv.DictReader(f))
 
