@@ -52,11 +52,14 @@ def plan_field(spec: str) -> ProfileDoc:
     """plan.json's `profile`: the module the Locust processes load, each step's request name, and
     `aliases` (request name -> the same step's API.md name, for names that differ), what reports
     and reconciliation read without importing the module: thresholds and measures written with
-    API.md's names judge the profile's requests."""
+    API.md's names judge the profile's requests. A file's text rides along (`source`): a remote
+    worker loads it from the plan (locustfiles.common.profile.plan_profile)."""
     names = load(spec).names()
     reference = load_profile(DEFAULT_PROFILE).names()
     aliases = {name: reference[step] for step, name in names.items() if name != reference[step]}
-    return {"module": spec, "names": names, "aliases": aliases}
+    path = Path(spec)
+    source = path.read_text() if spec.endswith(".py") and path.is_file() else None
+    return {"module": spec, "names": names, "aliases": aliases, "source": source}
 
 
 def canonical_names(plan: Mapping[str, Any]) -> dict[str, str]:

@@ -86,11 +86,13 @@ class TlsDoc(TypedDict):
 
 class ProfileDoc(TypedDict):
     """plan.json's `profile`: the target profile's module (a dotted name or a .py path), each step's
-    request name, and `aliases` (a request name -> the same step's API.md name, where they differ)."""
+    request name, `aliases` (a request name -> the same step's API.md name, where they differ), and
+    for a file its text (`source`), so a worker on another machine needs only the plan."""
 
     module: str
     names: dict[str, str]
     aliases: dict[str, str]
+    source: NotRequired[str | None]
 
 
 class PlanDoc(TypedDict):
@@ -305,8 +307,10 @@ class Plan:
 def _profile_doc(doc: Any) -> ProfileDoc | None:
     if not isinstance(doc, Mapping) or not doc.get("module"):
         return None
+    source = doc.get("source")
     return {
         "module": str(doc["module"]),
         "names": dict(doc.get("names") or {}),
         "aliases": dict(doc.get("aliases") or {}),
+        "source": source if isinstance(source, str) else None,
     }

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from locustfiles.common.actors import Cast, load_cast
 from locustfiles.common.driver import run_load
 from locustfiles.common.plan import load_plan
-from locustfiles.common.profile import load_profile
+from locustfiles.common.profile import plan_profile
 from locustfiles.common.races import RaceCollector, RaceParticipants, coordinate
 from locustfiles.common.runtime import Runtime, run_dir_from_env
 from locustfiles.common.shape import PlanShape
@@ -42,7 +42,7 @@ log = logging.getLogger("loadgate")
 
 PLAN = load_plan()
 # Resolved once: every flow and race step of this process reads it (docs/profiles.md).
-PROFILE = load_profile(PLAN.profile)
+PROFILE = plan_profile(PLAN.profile, PLAN.profile_doc.get("source") if PLAN.profile_doc else None)
 RUNTIME = Runtime(PLAN, run_dir_from_env())
 _state: dict[str, Any] = {}
 

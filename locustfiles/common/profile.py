@@ -30,10 +30,12 @@ Step arguments (the keys a step's `path` and `body` may use; docs/profiles.md li
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -199,13 +201,13 @@ _cache: dict[str, Profile] = {}
 def load_profile(spec: str | None = None) -> Profile:
     """The profile named by `spec`: a dotted module (`locustfiles.profiles.api_md`) or a `.py` file.
 
-    None or "" is API.md's profile. Loaded once per process. A remote worker resolves the same
-    spec: a dotted module must be importable there, a file must exist at the same path.
+    None or "" is API.md's profile. Loaded once per process. A Locust process loads the plan's
+    profile with `plan_profile`, which also works where the file is not (a remote worker).
     """
     spec = spec or DEFAULT_PROFILE
     if spec in _cache:
         return _cache[spec]
-    if spec.endswith(".py") or os.sep in spec:
+    if _is_file_spec(spec):
         path = Path(spec)
         if not path.is_file():
             raise FileNotFoundError(f"profile {spec}: no such file")
@@ -223,3 +225,30 @@ def load_profile(spec: str | None = None) -> Profile:
         raise TypeError(f"profile {spec}: the module defines no PROFILE = Profile(...)")
     _cache[spec] = profile
     return profile
+
+
+def _is_file_spec(spec: str) -> bool:
+    return spec.endswith(".py") or os.sep in spec
+
+
+def plan_profile(module: str | None, source: str | None = None) -> Profile:
+    """The profile plan.json names: `module`, or for a file, the copy of its text the plan carries.
+
+    plan.json carries a file profile's text (`profile.source`), so a remote worker needs only the
+    plan: where the file is absent, or differs from what the master ran, the text is written to a
+    content-addressed file under the temp folder and loaded from there. A dotted module must be
+    importable where the worker runs.
+    """
+    if not module or source is None or not _is_file_spec(module):
+        return load_profile(module)
+    path = Path(module)
+    if path.is_file() and path.read_text() == source:
+        return load_profile(module)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    copy = Path(tempfile.gettempdir()) / "loadgate-profiles" / f"{path.stem}-{digest}.py"
+    if not copy.is_file():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(source)
+        partial.replace(copy)
+    return load_profile(str(copy))

@@ -19,6 +19,7 @@ from locustfiles.common.profile import (
     field_reader,
     load_profile,
     mapped_codes,
+    plan_profile,
 )
 from reports.scope import matching_names
 
@@ -44,6 +45,22 @@ def test_a_profile_file_gives_its_own_names_and_their_api_md_aliases() -> None:
     )
     assert canonical_names({"profile": field}) == field["aliases"]
     assert canonical_names({}) == {}
+
+
+def test_a_worker_without_the_file_loads_the_profile_the_plan_carries(tmp_path: Path) -> None:
+    """A remote worker needs only plan.json: the file's text rides in `profile.source`."""
+    copy = tmp_path / "ours.py"
+    copy.write_text(ALT.read_text())
+    field = plan_field(str(copy))
+    assert field["source"] == ALT.read_text()
+    assert plan_field(DEFAULT_PROFILE)["source"] is None, "a dotted module is imported, not copied"
+    absent = str(tmp_path / "absent" / "ours.py")  # the master's path, missing on the worker
+    assert plan_profile(absent, field["source"]).names() == field["names"]
+    # A file that differs from what the master ran is not used: the plan's text is.
+    other = tmp_path / "other.py"
+    other.write_text(ALT.read_text().replace("/v2/purchases", "/v3/elsewhere"))
+    assert plan_profile(str(other), field["source"]).names() == field["names"]
+    assert plan_profile(str(other), None).names()["create_order"] == "POST /v3/elsewhere"
 
 
 def test_a_broken_profile_is_bad_input_naming_it(tmp_path: Path) -> None:
