@@ -58,6 +58,24 @@ def load_average() -> str:
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def wait_quiet(below: float | None, max_wait_s: float = 900.0) -> str:
+    """Wait until the 1-minute load average is under `below` (None: do not wait); say what it was.
+
+    A quiet-machine figure is only quiet if the run starts quiet: the 1-minute average decays with
+    a one-minute time constant, so after a run at load 2 this waits about two minutes. Gives up
+    after `max_wait_s` and says so, rather than block a bench forever on a shared machine.
+    """
+    if below is None:
+        return f"load average {load_average()}"
+    waited = 0.0
+    while os.getloadavg()[0] >= below and waited < max_wait_s:
+        time.sleep(5.0)
+        waited += 5.0
+    quiet = os.getloadavg()[0] < below
+    state = f"waited {waited:.0f} s for < {below}" if quiet else f"NOT under {below} after {waited:.0f} s"
+    return f"load average {load_average()} ({state})"
+
+
 def machine() -> str:
     """One line: cores, CPU model, memory, OS, Python."""
     model = "unknown CPU"

