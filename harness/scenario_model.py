@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import InvalidInput
-from loadgate_contract.plan import FLOWS, ArrivalKind, FaultSpec, Kind, Plan, PlanPhase, RaceSpec
+from loadgate_contract.plan import FLOWS, FaultSpec, Plan, PlanPhase, RaceSpec, RunSettings
 
 if TYPE_CHECKING:
     from harness.sizing import SizingSpec
@@ -45,18 +45,12 @@ class CapacitySpec:
     max_steps: int
 
 
-@dataclass(frozen=True)
-class Scenario:
+@dataclass(frozen=True, kw_only=True)
+class Scenario(RunSettings):
     """A validated scenario file, all numbers nominal."""
 
     name: str
     description: str
-    kind: Kind
-    speedup: float
-    arrival: ArrivalKind
-    seed: int
-    max_in_flight: int
-    request_timeout_s: float
     rates: Mapping[str, float]
     phases: tuple[PhaseSpec, ...]
     race: RaceSpec | None = None

@@ -219,17 +219,26 @@ class Tls:
         return {"verify": self.verify, "ca_bundle": self.ca_bundle}
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A resolved scenario: what the Locust processes run (`plan.json`)."""
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """The top-level settings a scenario file states and its plan carries, declared once for both.
 
-    scenario: str
+    A scenario's `speedup` is its default; a plan's is the one it was resolved at.
+    """
+
     kind: Kind
     speedup: float
     arrival: ArrivalKind
     seed: int
     max_in_flight: int
     request_timeout_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan(RunSettings):
+    """A resolved scenario: what the Locust processes run (`plan.json`)."""
+
+    scenario: str
     duration_s: float
     phases: tuple[PlanPhase, ...]
     race: RaceSpec | None

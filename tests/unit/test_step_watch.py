@@ -26,7 +26,18 @@ def _plan() -> RunPlan:
         Phase("step-2", 15.0, 10.0, RATES),
         Phase("step-3", 25.0, 10.0, RATES),
     )
-    return RunPlan("capacity", Kind.CAPACITY, 20.0, ArrivalKind.POISSON, 1, 100, 10.0, 35.0, phases, None)
+    return RunPlan(
+        scenario="capacity",
+        kind=Kind.CAPACITY,
+        speedup=20.0,
+        arrival=ArrivalKind.POISSON,
+        seed=1,
+        max_in_flight=100,
+        request_timeout_s=10.0,
+        duration_s=35.0,
+        phases=phases,
+        race=None,
+    )
 
 
 def _rows(
