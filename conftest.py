@@ -19,18 +19,37 @@ from tests.docker_engine import NoEngine, docker_engine
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A maintenance URL of a real PostgreSQL for the whole session."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        yield external
+def session_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres | None]:
+    """The session's embedded PostgreSQL (None when `DATABASE_URL` names an existing server)."""
+    if os.environ.get("DATABASE_URL"):
+        yield None
         return
     pg = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data", fsync=False)
     pg.start()
     try:
-        yield pg.url
+        yield pg
     finally:
         pg.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(session_pg: EmbeddedPostgres | None) -> str:
+    """A maintenance URL of a real PostgreSQL for the whole session."""
+    return session_pg.url if session_pg is not None else os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(autouse=True)
+def _session_pg_outlives_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test during which the session's PostgreSQL exits errors at teardown with the exit code
+    and the server's last log lines, and the server is started again: one test names what happened
+    instead of every later test on the worker failing with "connection refused"."""
+    pg = request.getfixturevalue("session_pg") if "pg_admin_url" in request.fixturenames else None
+    yield
+    if pg is None or pg.pid is not None:
+        return
+    code, log = pg.wait_exit(0), pg.log_tail(40)
+    pg.start()
+    pytest.fail(f"the session's PostgreSQL exited during this test (code {code}); started again. Log:\n{log}")
 
 
 @pytest.fixture
