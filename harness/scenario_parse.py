@@ -214,7 +214,14 @@ def _race(c: Checker, raw: Mapping[str, Any]) -> RaceSpec | None:
     if kind is None or participants is None or trials is None or interval is None:
         return None
     race_kind = RaceKind(kind)
-    c.unknown_keys(params, RACE_PARAMS[race_kind], "race.params.")
+    c.unknown_keys(params, RACE_PARAMS[race_kind] | {"stagger_ms"}, "race.params.")
+    stagger_ms = c.number(params, "stagger_ms", "race.params.stagger_ms", default=0.0, strict=False)
+    if stagger_ms is not None and stagger_ms * (participants - 1) >= interval * 1000:
+        c.error(
+            "race.params.stagger_ms",
+            f"{_num(stagger_ms)} ms x {participants - 1} (participants - 1) must be < interval_s"
+            f" ({_num(interval * 1000)} ms): the last participant would fire in the next trial",
+        )
     if race_kind is RaceKind.WALLET_CAPTURE:
         affordable = c.integer(params, "affordable", "race.params.affordable", minimum=0)
         c.integer(params, "price_cents", "race.params.price_cents", default=1000)

@@ -57,6 +57,17 @@ class _Pending:
     written: bool = False
 
 
+def stagger_offset_s(race: Race, trial: int, index: int) -> float:
+    """When participant `index` fires after the trial's instant: 0 unless `params.stagger_ms`.
+
+    Released together, the lighter request always lands first (a cancel before a capture that
+    needs three round trips first), so the other order is never tried. Staggered, the participants
+    go `stagger_ms` apart in an order that rotates each trial, so each one leads in some trial.
+    """
+    step_s = float(race.params.get("stagger_ms", 0.0)) / 1000.0
+    return step_s * ((index + trial) % race.participants)
+
+
 def winners(kind: str, participants: Sequence[Mapping[str, Any]]) -> int:
     """Successful participants; for idempotent_create, distinct orders created (replays are not wins)."""
     ok = [p for p in contenders(kind, participants) if 200 <= int(str(p.get("status") or 0)) < 300]
@@ -203,6 +214,9 @@ class RaceParticipants:
 
     def _one(self, session: Any, go: Event, data: dict[str, Any], i: int) -> dict[str, Any]:
         go.wait()
+        offset_s = stagger_offset_s(self.race, int(data["trial"]), i)
+        if offset_s > 0:
+            self.runtime.sleep_until(float(data["fire_at"]) + offset_s)
         sent_at = time.time()
         started = time.perf_counter()
         try:

@@ -20,7 +20,7 @@ os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 from harness.scenario import load_scenario  # noqa: E402
 from locustfiles.common.client import Call  # noqa: E402
 from locustfiles.common.plan import parse_plan  # noqa: E402
-from locustfiles.common.races import winners  # noqa: E402
+from locustfiles.common.races import stagger_offset_s, winners  # noqa: E402
 from locustfiles.common.samples import COLUMNS, SampleWriter, classify_exception, make_row  # noqa: E402
 
 if _SET_HERE:
@@ -124,6 +124,18 @@ def test_plan_round_trip_and_phase_lookup() -> None:
     assert plan.phase_at(plan.duration_s + 1) == "after"
     race = parse_plan(load_scenario("wallet_race").resolve(None).to_json()).race
     assert race is not None and race.params["affordable"] == 30
+
+
+def test_a_staggered_race_lets_every_participant_lead_in_some_trial() -> None:
+    race = parse_plan(load_scenario("cancel_capture_race").resolve(None).to_json()).race
+    assert race is not None and race.participants == 4
+    offsets = [[stagger_offset_s(race, trial, i) for i in range(4)] for trial in range(4)]
+    assert offsets[0] == pytest.approx([0.0, 0.05, 0.10, 0.15])
+    assert {row.index(0.0) for row in offsets} == {0, 1, 2, 3}
+    # a capture (odd index) leads, 50 ms before the first cancel, in every other trial
+    assert [min(range(4), key=row.__getitem__) % 2 for row in offsets] == [0, 1, 0, 1]
+    released_together = parse_plan(load_scenario("acceptance_race").resolve(None).to_json()).race
+    assert released_together is not None and stagger_offset_s(released_together, 3, 2) == 0.0
 
 
 def test_race_winners() -> None:

@@ -71,6 +71,14 @@ def test_race_param_checks(tmp_path: Path) -> None:
     assert "race.params.affordable: must be < participants (10), got 10" in msg
 
 
+def test_a_stagger_that_runs_into_the_next_trial_is_refused(tmp_path: Path) -> None:
+    race = 'kind = "race"\n[race]\nkind = "cancel_capture"\nparticipants = 4\ntrials = 2\ninterval_s = 0.3\n'
+    msg = errors_of(tmp_path, race + "[race.params]\nstagger_ms = 100\n")
+    assert "race.params.stagger_ms: 100 ms x 3 (participants - 1) must be < interval_s (300 ms)" in msg
+    msg = errors_of(tmp_path, race + "[race.params]\nstagger_ms = -1\n")
+    assert "race.params.stagger_ms: must be >= 0, got -1" in msg
+
+
 def test_missing_required_fields_and_kind_rules(tmp_path: Path) -> None:
     msg = errors_of(tmp_path, 'kind = "capacity"\n[[phases]]\nduration_s = 3\n')
     assert "phases[0].name: required" in msg
