@@ -15,6 +15,7 @@ import pytest
 
 from harness.db.backends import EmbeddedBackend, fresh_database
 from harness.pg_evidence import PgEvidence
+from harness.processes import wait_until
 from reports import pg_evidence as pge
 from reports.evidence import load_pg_csv, load_pg_log
 
@@ -32,14 +33,28 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBacken
 
 
 def _lock_wait(url: str) -> None:
-    """A holds the row HOLD_S; B waits for it."""
-    with psycopg.connect(url) as a, psycopg.connect(url) as b:
+    """A holds the row until B has waited for it HOLD_S (timed from B's wait, seen in pg_stat_activity,
+    so a late start of B on a busy machine cannot shorten the wait)."""
+    with psycopg.connect(url) as a, psycopg.connect(url) as b, psycopg.connect(url, autocommit=True) as watch:
         a.execute("UPDATE t SET v = v + 1 WHERE id = 1")
-        release = threading.Timer(HOLD_S, a.commit)
-        release.start()
-        b.execute("UPDATE t SET v = v + 1 WHERE id = 1")
-        b.commit()
-        release.join()
+        waiter_pid = b.info.backend_pid
+
+        def wait_for_a() -> None:
+            b.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+            b.commit()
+
+        waiter = threading.Thread(target=wait_for_a)
+        waiter.start()
+        query = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'"
+
+        def b_waits() -> bool:
+            row = watch.execute(query, (waiter_pid,)).fetchone()
+            return row is not None and row[0] == 1
+
+        assert wait_until(b_waits, timeout_s=10)
+        time.sleep(HOLD_S)
+        a.commit()
+        waiter.join(timeout=10)
 
 
 def _deadlock(url: str) -> int:
